@@ -1,0 +1,47 @@
+# growth-warehouse: `make demo` runs the pipeline, `make test` runs the checks.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint format bench ui clean chromium
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project (only when missing or stale)
+
+demo: $(STAMP) ## run the whole pipeline on embedded defaults (broker, simulate, ingest, build, report)
+	$(BIN)/growth demo
+
+test: $(STAMP) lint ## lint, then run the test suite (real broker, DuckDB, dbt, Dagster, Chromium)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check, ruff format --check, mypy
+	$(BIN)/ruff check ingest transforms orchestration tests benchmarks
+	$(BIN)/ruff format --check ingest transforms orchestration tests benchmarks
+	$(BIN)/mypy ingest transforms orchestration
+
+format: $(STAMP) ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix ingest transforms orchestration tests benchmarks
+	$(BIN)/ruff format ingest transforms orchestration tests benchmarks
+
+bench: $(STAMP) ## run the benchmarks and print their figures
+	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/build.py
+
+ui: $(STAMP) ## start the Dagster UI on http://127.0.0.1:3000
+	$(BIN)/dagster dev --host 127.0.0.1 --port 3000
+
+clean: ## remove run-time data and reports (keeps .venv)
+	rm -rf data reports dbt_project/target dbt_project/logs

@@ -1,0 +1,226 @@
+"""The ``growth`` command line of interface.md.
+
+Each command resolves its settings (option > environment > default), then hands off to the
+module that owns the work. Implementations are imported inside the commands so that
+``growth --help`` and quick commands stay fast (Dagster and dbt are slow to import).
+Expected failures (:class:`ingest.errors.GrowthError`) print one line and exit 1; a
+traceback appears only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from ingest.config import Settings, load_settings
+from ingest.errors import GrowthError, NotAvailableError
+
+app = typer.Typer(
+    name="growth",
+    help="growth-warehouse: product analytics and growth metrics on your own data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+broker_app = typer.Typer(help="The embedded Kafka-compatible broker (development only).", no_args_is_help=True)
+app.add_typer(broker_app, name="broker")
+
+console = Console(stderr=True)
+out = Console()
+_state: dict[str, bool] = {"debug": False}
+
+Warehouse = Annotated[
+    Path | None, typer.Option("--warehouse", help="Warehouse file [env GROWTH_WAREHOUSE; ./data/warehouse.duckdb]")
+]
+Bootstrap = Annotated[
+    str | None, typer.Option("--bootstrap-servers", help="Kafka bootstrap servers [env KAFKA_BOOTSTRAP_SERVERS]")
+]
+Topic = Annotated[str | None, typer.Option("--topic", help="Events topic [env GROWTH_EVENTS_TOPIC; events]")]
+GroupId = Annotated[
+    str | None, typer.Option("--group-id", help="Consumer group [env GROWTH_CONSUMER_GROUP; growth-ingest]")
+]
+KafkaConfig = Annotated[
+    list[str] | None,
+    typer.Option("--kafka-config", help="Extra kafka-python client setting KEY=VALUE (repeatable)"),
+]
+SpendDir = Annotated[Path | None, typer.Option("--spend-dir", help="Spend CSV directory [env GROWTH_SPEND_DIR]")]
+ReportDir = Annotated[Path | None, typer.Option("--out", help="Report directory [env GROWTH_REPORT_DIR; ./reports]")]
+
+
+def _settings(**options: Any) -> Settings:
+    kafka_config = options.pop("kafka_config", None) or ()
+    return load_settings(kafka_config=kafka_config, **options)
+
+
+def _not_yet(command: str, issue: int) -> NoReturn:
+    raise NotAvailableError(f"`growth {command}` is not available yet (tracked in issue #{issue})")
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+@broker_app.command("start")
+def broker_start(
+    port: Annotated[int, typer.Option("--port", help="Loopback port to listen on.")] = 9092,
+    warehouse: Warehouse = None,
+) -> None:
+    """Start the embedded broker in the background (pid file under the data directory)."""
+    from ingest.broker import EmbeddedBroker
+
+    info = EmbeddedBroker(_settings(warehouse=warehouse).data_dir).start(port)
+    out.print(f"broker running: pid {info.pid}, bootstrap servers {info.bootstrap_servers}")
+
+
+@broker_app.command("stop")
+def broker_stop(warehouse: Warehouse = None) -> None:
+    """Stop the embedded broker (its in-memory data is gone)."""
+    from ingest.broker import EmbeddedBroker
+
+    info = EmbeddedBroker(_settings(warehouse=warehouse).data_dir).stop()
+    out.print("broker was not running" if info is None else f"broker stopped (pid {info.pid})")
+
+
+@broker_app.command("status")
+def broker_status(warehouse: Warehouse = None) -> None:
+    """Say whether the embedded broker runs; exit 1 when it does not."""
+    from ingest.broker import EmbeddedBroker
+
+    info = EmbeddedBroker(_settings(warehouse=warehouse).data_dir).status()
+    if info is None:
+        out.print("broker not running")
+        raise typer.Exit(1)
+    out.print(f"broker running: pid {info.pid}, bootstrap servers {info.bootstrap_servers}")
+
+
+@app.command()
+def simulate(
+    users: Annotated[int, typer.Option("--users", help="Number of users who sign up.")] = 2000,
+    days: Annotated[int, typer.Option("--days", help="Days of history.")] = 90,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same events).")] = 42,
+    spend_dir: SpendDir = None,
+    bootstrap_servers: Bootstrap = None,
+    topic: Topic = None,
+    kafka_config: KafkaConfig = None,
+    warehouse: Warehouse = None,
+) -> None:
+    """Produce a believable product's events to Kafka and write matching spend CSVs."""
+    _not_yet("simulate", 2)
+
+
+@app.command()
+def ingest(
+    until_caught_up: Annotated[
+        bool, typer.Option("--until-caught-up", help="Drain to the end offsets seen at start, then exit.")
+    ] = False,
+    follow: Annotated[bool, typer.Option("--follow", help="Run until SIGTERM/SIGINT.")] = False,
+    max_events: Annotated[int | None, typer.Option("--max-events", help="Stop after this many records.")] = None,
+    warehouse: Warehouse = None,
+    bootstrap_servers: Bootstrap = None,
+    topic: Topic = None,
+    group_id: GroupId = None,
+    kafka_config: KafkaConfig = None,
+) -> None:
+    """Consume the events topic into the warehouse, exactly once."""
+    _not_yet("ingest", 3)
+
+
+@app.command("load-spend")
+def load_spend(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="CSV files or directories [default: the spend dir]")
+    ] = None,
+    warehouse: Warehouse = None,
+    spend_dir: SpendDir = None,
+) -> None:
+    """Load marketing spend CSVs (idempotent per file; a bad file is rejected whole)."""
+    _not_yet("load-spend", 3)
+
+
+@app.command()
+def build(
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models.")] = False,
+    vars_json: Annotated[str | None, typer.Option("--vars", help="dbt vars as JSON.")] = None,
+    select: Annotated[str | None, typer.Option("--select", help="dbt node selector.")] = None,
+    warehouse: Warehouse = None,
+) -> None:
+    """Run `dbt build` (models and tests) on the warehouse."""
+    if vars_json is not None:
+        try:
+            json.loads(vars_json)
+        except ValueError as exc:
+            raise GrowthError(f"--vars is not valid JSON: {exc}") from exc
+    _not_yet("build", 4)
+
+
+@app.command()
+def report(out_dir: ReportDir = None, warehouse: Warehouse = None) -> None:
+    """Render the growth report (HTML with charts) from the marts."""
+    _not_yet("report", 5)
+
+
+@app.command()
+def publish(warehouse: Warehouse = None) -> None:
+    """Refresh the analyst snapshot (atomically replaced)."""
+    _not_yet("publish", 6)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    warehouse: Warehouse = None,
+    bootstrap_servers: Bootstrap = None,
+    topic: Topic = None,
+    kafka_config: KafkaConfig = None,
+) -> None:
+    """Lag, row counts, quarantine by code, freshness of each layer; exit 1 when unhealthy."""
+    _not_yet("status", 6)
+
+
+@app.command()
+def forget(
+    user_ids: Annotated[list[str], typer.Argument(help="User ids (any linked id works).")],
+    warehouse: Warehouse = None,
+) -> None:
+    """Delete every event of these users from raw and derived data, and log the request."""
+    _not_yet("forget", 6)
+
+
+@app.command()
+def demo(
+    users: Annotated[int, typer.Option("--users", help="Number of users who sign up.")] = 2000,
+    days: Annotated[int, typer.Option("--days", help="Days of history.")] = 120,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+    warehouse: Warehouse = None,
+) -> None:
+    """The whole pipeline on embedded defaults: broker, simulate, ingest, spend, build, report, publish."""
+    from orchestration.demo import run_demo
+
+    run_demo(_settings(warehouse=warehouse), users=users, days=days, seed=seed, console=out)
+
+
+def main() -> None:
+    """Entry point: click handles usage errors and exit codes; expected failures print one line."""
+    try:
+        app()
+    except GrowthError as exc:
+        if _state["debug"]:
+            raise
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
