@@ -32,7 +32,7 @@ class Settings:
     bootstrap_servers: str | None = None
     topic: str = "events"
     group_id: str = "growth-ingest"
-    kafka_config: Mapping[str, Any] = field(default_factory=dict)
+    kafka_config: Mapping[str, Any] = field(default_factory=dict, repr=False)  # may hold secrets
     spend_dir: Path = Path("data/spend")
     report_dir: Path = Path("reports")
     published: Path = Path("data/published/warehouse.duckdb")
