@@ -118,7 +118,21 @@ def simulate(
     warehouse: Warehouse = None,
 ) -> None:
     """Produce a believable product's events to Kafka and write matching spend CSVs."""
-    _not_yet("simulate", 2)
+    from ingest.simulator import simulate as run_simulation
+
+    settings = _settings(
+        warehouse=warehouse,
+        bootstrap_servers=bootstrap_servers,
+        topic=topic,
+        kafka_config=kafka_config,
+        spend_dir=spend_dir,
+    )
+    summary = run_simulation(settings, users=users, days=days, seed=seed)
+    out.print(
+        f"produced {summary.events_produced:,} records for {summary.users:,} users "
+        f"({summary.first_date} to {summary.last_date}) to topic {settings.topic} "
+        f"at {summary.events_per_second:,.0f} records/s; {len(summary.spend_files)} spend files in {settings.spend_dir}"
+    )
 
 
 @app.command()

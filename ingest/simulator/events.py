@@ -1,0 +1,187 @@
+"""Segment-spec payloads for the simulated product (see docs/events.md).
+
+Each function replays a drawn life into the records a tracking library would send: the
+anonymous visit with UTM context, identify + ``Signed Up`` (or an alias for some users),
+onboarding toward ``Project Created``, sessions of page views and feature events, and
+monthly ``Order Completed`` payments.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from ingest.simulator.model import FEATURES, PAGES, Channel, UserLife, active_probability
+
+Event = dict[str, Any]
+LIBRARY = {"name": "analytics.js", "version": "4.1.0"}
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class Recorder:
+    """Builds payloads for one actor with deterministic message ids and times."""
+
+    def __init__(self, rng: random.Random, anonymous_id: str, horizon: datetime) -> None:
+        self.rng = rng
+        self.anonymous_id = anonymous_id
+        self.user_id: str | None = None
+        self.horizon = horizon  # nothing may happen after the simulated period ends
+        self.events: list[Event] = []
+
+    def emit(self, kind: str, at: datetime, **fields: Any) -> None:
+        if at >= self.horizon:
+            return
+        sent = at + timedelta(milliseconds=self.rng.randint(20, 900))
+        payload: Event = {
+            "type": kind,
+            "messageId": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+            "timestamp": iso(at),
+            "sentAt": iso(sent),
+            "anonymousId": self.anonymous_id,
+        }
+        if self.user_id is not None:
+            payload["userId"] = self.user_id
+        payload.update(fields)
+        payload.setdefault("context", {"library": LIBRARY})
+        self.events.append(payload)
+
+
+def campaign_context(channel: Channel, campaign: str | None, rng: random.Random) -> dict[str, Any]:
+    context: dict[str, Any] = {"library": LIBRARY, "page": {"path": "/"}}
+    if channel.source is not None:
+        # Tag hygiene in real life is imperfect: some links carry capitalised sources.
+        source = channel.source.capitalize() if rng.random() < 0.1 else channel.source
+        context["campaign"] = {"source": source, "medium": channel.medium, "name": campaign}
+    return context
+
+
+def anonymous_visit(rng: random.Random, at: datetime, channel: Channel, horizon: datetime) -> list[Event]:
+    """A visitor who looks around and leaves without signing up."""
+    rec = Recorder(rng, str(uuid.UUID(int=rng.getrandbits(128), version=4)), horizon)
+    context = campaign_context(channel, rng.choice(channel.campaigns) if channel.campaigns else None, rng)
+    for step, page in enumerate(("Home", "Pricing", "Features")[: rng.randint(1, 3)]):
+        rec.emit(
+            "page",
+            at + timedelta(seconds=40 * step),
+            name=page,
+            properties={"path": f"/{page.lower()}"},
+            context=context,
+        )
+    return rec.events
+
+
+def _session(rec: Recorder, start: datetime) -> datetime:
+    """Page views and feature events a few seconds to minutes apart; returns the last time."""
+    at = start
+    for _ in range(rec.rng.randint(2, 9)):
+        if rec.rng.random() < 0.45:
+            page = rec.rng.choice(PAGES)
+            rec.emit("page", at, name=page, properties={"path": "/" + page.lower().replace(" ", "-")})
+        else:
+            rec.emit("track", at, event=rec.rng.choice(FEATURES), properties={"source": "web"})
+        at += timedelta(seconds=rec.rng.randint(5, 600))
+    return at
+
+
+def user_events(seed: int, life: UserLife, last_day: date) -> list[Event]:
+    """Every event of one signed-up user, in time order."""
+    rng = random.Random(f"{seed}:events:{life.number}")
+    horizon = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), UTC)
+    rec = Recorder(rng, str(uuid.UUID(int=rng.getrandbits(128), version=4)), horizon)
+    signup_at = datetime.combine(life.signup_day, datetime.min.time(), UTC) + timedelta(
+        seconds=rng.randint(7 * 3600, 22 * 3600)
+    )
+    # The first visit, with its UTM context, happened minutes to days before the signup.
+    landing = signup_at - timedelta(seconds=rng.randint(120, 3 * 86400))
+    context = campaign_context(life.channel, life.campaign, rng)
+    rec.emit("page", landing, name="Home", properties={"path": "/"}, context=context)
+    rec.emit("page", landing + timedelta(seconds=35), name="Pricing", properties={"path": "/pricing"}, context=context)
+
+    user_id = f"u_{life.number:07d}"
+    if life.uses_alias:
+        # Signed up under a temporary id, then merged: an alias links the old id to the final one.
+        rec.user_id = f"tmp_{life.number:07d}"
+        rec.emit("identify", signup_at, traits={"plan": "trial"})
+        rec.emit("track", signup_at + timedelta(seconds=2), event="Signed Up", properties={"method": "email"})
+        rec.user_id = user_id
+        rec.emit("alias", signup_at + timedelta(seconds=60), previousId=f"tmp_{life.number:07d}")
+    else:
+        rec.user_id = user_id
+        traits = {"email": f"{user_id}@example.com", "company_size": rng.choice(["1-10", "11-50", "51-200", "200+"])}
+        rec.emit("identify", signup_at, traits=traits)
+        rec.emit(
+            "track",
+            signup_at + timedelta(seconds=2),
+            event="Signed Up",
+            properties={"method": "email"},
+            context=context,
+        )
+
+    if life.activates_after_hours is not None:
+        rec.emit("track", signup_at + timedelta(hours=life.activates_after_hours), event="Project Created")
+    _payments(rec, life, signup_at)
+    _daily_activity(rec, life, signup_at, last_day)
+    rec.events.sort(key=lambda event: event["timestamp"])
+    return rec.events
+
+
+def _payments(rec: Recorder, life: UserLife, signup_at: datetime) -> None:
+    if life.subscribes_after_days is None:
+        return
+    paid_until = signup_at + timedelta(days=life.subscribes_after_days + max(life.engaged_days, 20) * 1.3)
+    at = signup_at + timedelta(days=life.subscribes_after_days)
+    while at < min(paid_until, rec.horizon):
+        revenue: float | str = life.plan_price if rec.rng.random() < 0.9 else f"{life.plan_price:.2f}"
+        props = {
+            "revenue": revenue,
+            "currency": "USD",
+            "order_id": f"o_{rec.rng.getrandbits(40):x}",
+            "kind": "subscription",
+        }
+        rec.emit("track", at, event="Order Completed", properties=props)
+        if rec.rng.random() < 0.15:  # an add-on bought during the month
+            extra = round(rec.rng.uniform(10, 120), 2)
+            rec.emit(
+                "track",
+                at + timedelta(days=rec.rng.uniform(2, 20)),
+                event="Order Completed",
+                properties={"revenue": extra, "currency": "USD", "kind": "add_on"},
+            )
+        if rec.rng.random() < 0.01:  # a rare refund
+            refund = {"revenue": -life.plan_price, "currency": "USD", "kind": "refund"}
+            rec.emit("track", at + timedelta(days=2), event="Order Refunded", properties=refund)
+        at += timedelta(days=30)
+
+
+def _daily_activity(rec: Recorder, life: UserLife, signup_at: datetime, last_day: date) -> None:
+    day = life.signup_day
+    index = 0
+    while day <= last_day:
+        if rec.rng.random() < active_probability(life, index, day.weekday()):
+            start = datetime.combine(day, datetime.min.time(), UTC) + timedelta(
+                seconds=rec.rng.randint(8 * 3600, 20 * 3600)
+            )
+            if day == life.signup_day:
+                start = signup_at + timedelta(minutes=5)
+            for _ in range(1 if rec.rng.random() < 0.7 else 2):
+                end = _session(rec, start)
+                start = end + timedelta(hours=rec.rng.uniform(1, 4))
+        day += timedelta(days=1)
+        index += 1
+
+
+def visitor_events(
+    seed: int, day: date, count: int, channels: tuple[Channel, ...], horizon: datetime
+) -> Iterator[Event]:
+    """Anonymous visitors of one day who never sign up."""
+    rng = random.Random(f"{seed}:visitors:{day.isoformat()}")
+    weights = [channel.share for channel in channels]
+    for _ in range(count):
+        at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(seconds=rng.randint(0, 86399 - 200))
+        yield from anonymous_visit(rng, at, rng.choices(channels, weights=weights)[0], horizon)

@@ -1,0 +1,79 @@
+"""The simulator's pure core: (users, days, seed, end date) → Kafka records and spend rows.
+
+No Kafka and no files here, so tests, benchmarks and other modules can use the same
+stream. Records are (key, value) byte pairs exactly as they will be produced: a small
+share are duplicate retries (the same bytes again, sometimes under another key so they
+land in another partition) and, optionally, malformed records for the quarantine.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import orjson
+
+from ingest.simulator.events import Event, user_events, visitor_events
+from ingest.simulator.model import CHANNELS, DayPlan, draw_life, plan_days
+
+DUPLICATE_SHARE = 0.007
+MALFORMED_SHARE = 0.0005
+MALFORMED_SAMPLES = (
+    b'{"type": "track", "event": "Task Added"',  # truncated JSON
+    b'{"type": "track", "event": "Task Added", "timestamp": "2024-01-01T00:00:00Z", "userId": "x"}',  # no messageId
+    b"\xff\xfe not utf-8",
+)
+
+Record = tuple[bytes | None, bytes]
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A deterministic simulated history: its daily plan and its record stream."""
+
+    users: int
+    days: int
+    seed: int
+    end_date: date
+    duplicate_share: float = DUPLICATE_SHARE
+    malformed_share: float = MALFORMED_SHARE
+
+    @property
+    def first_date(self) -> date:
+        return self.end_date - timedelta(days=self.days - 1)
+
+    def plan(self) -> list[DayPlan]:
+        return plan_days(self.users, self.days, self.seed, self.end_date)
+
+    def events(self) -> Iterator[Event]:
+        """Every event payload (no duplicates, no malformed records), user by user."""
+        horizon = datetime.combine(self.end_date + timedelta(days=1), datetime.min.time(), UTC)
+        channels = {channel.source: channel for channel in CHANNELS}
+        number = 0
+        for plan in self.plan():
+            yield from visitor_events(self.seed, plan.day, plan.anonymous_visitors, CHANNELS, horizon)
+            for source, count in plan.signups.items():
+                for _ in range(count):
+                    number += 1
+                    rng = random.Random(f"{self.seed}:life:{number}")
+                    life = draw_life(number, channels[source], plan.day, rng)
+                    yield from user_events(self.seed, life, self.end_date)
+
+    def records(self) -> Iterator[Record]:
+        """The bytes to produce, retries and malformed records included."""
+        rng = random.Random(f"{self.seed}:transport")
+        for event in self.events():
+            key = (event.get("userId") or event["anonymousId"]).encode()
+            value = orjson.dumps(event)
+            yield key, value
+            if rng.random() < self.duplicate_share:
+                yield (key if rng.random() < 0.7 else event["messageId"].encode()), value
+            if rng.random() < self.malformed_share:
+                yield None, rng.choice(MALFORMED_SAMPLES)
+
+
+def default_end_date() -> date:
+    """Yesterday (UTC): the simulated history looks current and never reaches the future."""
+    return datetime.now(UTC).date() - timedelta(days=1)
