@@ -83,12 +83,9 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: C
     numbers = _headline(settings.warehouse)
     console.rule("[bold]summary")
     console.print(
-        f"events produced {sim.events_produced:,}; accepted {ingested.accepted:,}; "
-        f"quarantined {ingested.quarantined:,}"
+        f"events produced {sim.events_produced:,}; accepted {ingested.accepted:,}; quarantined {ingested.quarantined:,}"
     )
-    console.print(
-        f"users {numbers['users']:,}; customers {numbers['customers']:,}; revenue {numbers['revenue']:,.2f}"
-    )
+    console.print(f"users {numbers['users']:,}; customers {numbers['customers']:,}; revenue {numbers['revenue']:,.2f}")
     if numbers["latest"]:
         date, dau, mau = numbers["latest"]
         console.print(f"on {date}: DAU {dau:,}, MAU {mau:,}")
