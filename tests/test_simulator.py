@@ -1,0 +1,140 @@
+"""The simulator: exact counts through a real broker, determinism, and the product's shape.
+
+Shape checks recompute what they need from the raw payloads here, independently of the
+simulator's own model code.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from ingest.config import Settings
+from ingest.simulator import Simulation, simulate
+
+END = date(2026, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def events() -> list[dict]:
+    return list(Simulation(users=1500, days=120, seed=7, end_date=END).events())
+
+
+def consume_all(settings: Settings, expected: int) -> int:
+    consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(settings.topic, p) for p in consumer.partitions_for_topic(settings.topic) or ()]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        count, idle = 0, 0
+        while idle < 3:  # a few empty polls after the last record: nothing more is coming
+            batch = consumer.poll(timeout_ms=500, max_records=10_000)
+            got = sum(len(records) for records in batch.values())
+            count += got
+            idle = idle + 1 if got == 0 and count >= expected else 0
+        return count
+    finally:
+        consumer.close()
+
+
+def test_simulate_produces_exactly_what_it_reports(settings: Settings) -> None:
+    summary = simulate(settings, users=60, days=20, seed=3, end_date=END, show_progress=False)
+    assert summary.events_produced > 1000
+    assert consume_all(settings, summary.events_produced) == summary.events_produced
+    assert summary.spend_files and all(path.parent == settings.spend_dir for path in summary.spend_files)
+
+
+def test_same_seed_gives_byte_identical_records() -> None:
+    first = list(Simulation(users=80, days=30, seed=11, end_date=END).records())
+    again = list(Simulation(users=80, days=30, seed=11, end_date=END).records())
+    other = list(Simulation(users=80, days=30, seed=12, end_date=END).records())
+    assert first == again
+    assert first != other
+
+
+def test_every_timestamp_is_inside_the_simulated_period(events: list[dict]) -> None:
+    # 120 days ending 2026-06-30 start on 2026-03-03; first visits come up to 3 days before a signup.
+    first = datetime(2026, 2, 28).isoformat()
+    assert all(first <= event["timestamp"] < "2026-07-01T00:00:00" for event in events)
+
+
+def _signups_by_source_and_day(events: list[dict]) -> dict[tuple[str, str], int]:
+    first_source: dict[str, str] = {}
+    for event in events:
+        campaign = (event.get("context") or {}).get("campaign")
+        if campaign and event["anonymousId"] not in first_source:
+            first_source[event["anonymousId"]] = campaign["source"].strip().lower()
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for event in events:
+        if event.get("event") == "Signed Up":
+            counts[(first_source.get(event["anonymousId"], "direct"), event["timestamp"][:10])] += 1
+    return counts
+
+
+def test_paid_channels_with_more_spend_bring_more_signups(events: list[dict], tmp_path: Path) -> None:
+    from ingest.simulator.spend import write_spend_csvs
+
+    simulation = Simulation(users=1500, days=120, seed=7, end_date=END)
+    spend: dict[tuple[str, str], float] = defaultdict(float)
+    for path in write_spend_csvs(simulation.plan(), tmp_path):
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert rows and list(rows[0]) == ["date", "channel", "campaign", "spend"]
+        for row in rows:
+            spend[(row["channel"].strip().lower(), row["date"])] += float(row["spend"])
+    signups = _signups_by_source_and_day(events)
+    for source in ("google", "facebook", "linkedin"):
+        days = sorted((amount, day) for (channel, day), amount in spend.items() if channel == source)
+        half = len(days) // 2
+        low = sum(signups[(source, day)] for _, day in days[:half])
+        high = sum(signups[(source, day)] for _, day in days[half:])
+        assert high > 1.3 * low, f"{source}: the bigger-budget days should bring clearly more signups"
+    assert sum(n for (channel, _), n in signups.items() if channel == "direct") > 0
+    assert not any(channel == "direct" for channel, _ in spend)
+
+
+def test_week_four_activity_is_below_week_one(events: list[dict]) -> None:
+    signup_day: dict[str, date] = {}
+    for event in events:
+        if event.get("event") == "Signed Up":
+            signup_day.setdefault(event["anonymousId"], date.fromisoformat(event["timestamp"][:10]))
+    week1, week4 = set(), set()
+    for event in events:
+        day0 = signup_day.get(event["anonymousId"])
+        if day0 is None or day0 > END - timedelta(days=28) or event["type"] not in ("track", "page"):
+            continue
+        offset = (date.fromisoformat(event["timestamp"][:10]) - day0).days
+        if 0 <= offset <= 6:
+            week1.add(event["anonymousId"])
+        elif 21 <= offset <= 27:
+            week4.add(event["anonymousId"])
+    assert len(week4) < 0.7 * len(week1)
+
+
+def test_weekends_are_quieter_than_weekdays(events: list[dict]) -> None:
+    per_weekday: dict[int, int] = defaultdict(int)
+    for event in events:
+        per_weekday[date.fromisoformat(event["timestamp"][:10]).weekday()] += 1
+    assert max(per_weekday[5], per_weekday[6]) < min(per_weekday[d] for d in range(5))
+
+
+def test_a_small_share_of_records_are_retries_or_malformed() -> None:
+    seen: set[str] = set()
+    total = duplicates = malformed = 0
+    for _key, value in Simulation(users=400, days=60, seed=5, end_date=END).records():
+        total += 1
+        try:
+            message_id = orjson.loads(value)["messageId"]
+        except (orjson.JSONDecodeError, KeyError):
+            malformed += 1
+            continue
+        duplicates += message_id in seen
+        seen.add(message_id)
+    assert 0.003 < duplicates / total < 0.012
+    assert 0 < malformed / total < 0.002
