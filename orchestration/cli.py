@@ -149,7 +149,26 @@ def ingest(
     kafka_config: KafkaConfig = None,
 ) -> None:
     """Consume the events topic into the warehouse, exactly once."""
-    _not_yet("ingest", 3)
+    from ingest.consumer import run_ingest
+
+    if until_caught_up and follow:
+        raise GrowthError("choose one of --until-caught-up and --follow")
+    settings = _settings(
+        warehouse=warehouse,
+        bootstrap_servers=bootstrap_servers,
+        topic=topic,
+        group_id=group_id,
+        kafka_config=kafka_config,
+    )
+    summary = run_ingest(
+        settings, mode="follow" if follow else "until-caught-up", max_events=max_events, show_progress=True
+    )
+    codes = ", ".join(f"{code} {count:,}" for code, count in summary.codes.most_common()) or "none"
+    out.print(
+        f"ingested {summary.records:,} records from {settings.topic} in {summary.seconds:.1f} s "
+        f"({summary.records_per_second:,.0f}/s): {summary.accepted:,} accepted, "
+        f"{summary.quarantined:,} quarantined ({codes})"
+    )
 
 
 @app.command("load-spend")

@@ -1,0 +1,333 @@
+"""`growth ingest`: consume → batch → write → commit, exactly once.
+
+The loop (in the spirit of Sentry's arroyo) keeps each step to one job:
+
+* **consume**: poll records; the Kafka client never commits on its own.
+* **batch**: validate records into a :class:`~ingest.batch.Batch` until it is big or old.
+* **write**: one DuckDB transaction appends rows and quarantine and stores the offsets.
+* **commit**: only then are offsets committed to Kafka, for lag tooling; DuckDB is the truth.
+
+On every partition assignment the consumer seeks to the offsets stored in DuckDB, and on
+revocation it drops the unwritten records of the lost partitions (the new owner re-reads
+them from the stored offsets). A bad record is a data problem and goes to quarantine; an
+unreachable broker is an operational problem: the loop waits and retries, loudly.
+
+"Caught up" is decided from the high watermarks of fetch responses, not from
+``end_offsets()``: the embedded Tansu broker answers ListOffsets wrongly when the last
+record batch holds several records (see FACTS.md); fetch high watermarks are right on
+every broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError, OffsetOutOfRangeError
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ingest.batch import Batch
+from ingest.config import Settings
+from ingest.errors import BrokerError, GrowthError
+from ingest.writer import read_offsets, write_batch
+
+log = logging.getLogger(__name__)
+Mode = Literal["until-caught-up", "follow"]
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Tuning knobs; defaults keep `--until-caught-up` quick against a small broker."""
+
+    batch_max_records: int = 50_000
+    batch_max_bytes: int = 32 << 20
+    batch_max_seconds: float = 1.0
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 2000
+    idle_caught_up_seconds: float = 3.0
+    reject_share_limit: float = 0.5
+    reject_batches_limit: int = 5
+    reject_min_batch: int = 20
+
+    @classmethod
+    def from_env(cls) -> IngestConfig:
+        return cls(
+            batch_max_records=_env_int("GROWTH_INGEST_BATCH_RECORDS", cls.batch_max_records),
+            batch_max_seconds=float(os.environ.get("GROWTH_INGEST_BATCH_SECONDS", cls.batch_max_seconds)),
+            session_timeout_ms=_env_int("GROWTH_KAFKA_SESSION_TIMEOUT_MS", cls.session_timeout_ms),
+            heartbeat_interval_ms=_env_int("GROWTH_KAFKA_HEARTBEAT_MS", cls.heartbeat_interval_ms),
+            reject_share_limit=float(os.environ.get("GROWTH_INGEST_REJECT_SHARE", cls.reject_share_limit)),
+            reject_batches_limit=_env_int("GROWTH_INGEST_REJECT_BATCHES", cls.reject_batches_limit),
+        )
+
+
+@dataclass
+class IngestSummary:
+    records: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    codes: Counter[str] = field(default_factory=Counter)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """Seek newly assigned partitions to DuckDB's offsets; drop unwritten records of lost ones."""
+
+    def __init__(self, ingester: Ingester) -> None:
+        self.ingester = ingester
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.ingester.batch.drop_partitions({(tp.topic, tp.partition) for tp in revoked})
+        for tp in revoked:
+            self.ingester.targets.pop(tp, None)
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.ingester.seek_to_stored(assigned)
+
+
+class Ingester:
+    def __init__(self, settings: Settings, mode: Mode, max_events: int | None, config: IngestConfig) -> None:
+        self.settings = settings
+        self.mode = mode
+        self.max_events = max_events
+        self.config = config
+        self.summary = IngestSummary()
+        self.batch = Batch(datetime.now(UTC))
+        self.batch_started = time.monotonic()
+        self.targets: dict[TopicPartition, int] = {}
+        self.stopping = False
+        self.bad_batches = 0
+        self.last_record_at = time.monotonic()
+        self.consumer = self._connect()
+
+    def _connect(self) -> KafkaConsumer:
+        client: dict[str, Any] = {
+            **self.settings.kafka_client_config(),
+            "group_id": self.settings.group_id,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "none",  # an offset outside the log is an error, never a silent jump
+            "session_timeout_ms": self.config.session_timeout_ms,
+            "heartbeat_interval_ms": self.config.heartbeat_interval_ms,
+            "max_poll_records": min(self.config.batch_max_records, 20_000),
+            "fetch_max_bytes": 32 << 20,
+            "max_partition_fetch_bytes": 8 << 20,
+            "reconnect_backoff_max_ms": 2000,
+            "bootstrap_timeout_ms": 10_000,
+        }
+        delay = 1.0
+        while True:
+            try:
+                return KafkaConsumer(**client)
+            except KafkaTimeoutError as exc:
+                if self.mode != "follow" or self.stopping:
+                    raise BrokerError(f"no Kafka broker reachable at {self.settings.bootstrap_servers}") from exc
+                log.warning("Kafka broker %s unreachable; retrying in %.0f s", self.settings.bootstrap_servers, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def seek_to_stored(self, partitions: set[TopicPartition]) -> None:
+        self.last_record_at = time.monotonic()  # idleness counts from the moment we own partitions
+        stored = read_offsets(self.settings.warehouse, self.settings.topic)
+        for tp in partitions:
+            if tp.partition in stored:
+                self.consumer.seek(tp, stored[tp.partition])
+            else:
+                self.consumer.seek_to_beginning(tp)
+
+    # -- consume -------------------------------------------------------------------------
+
+    def _poll(self) -> dict[TopicPartition, list[Any]]:
+        budget = self.config.batch_max_records - len(self.batch)
+        if self.max_events is not None:
+            budget = min(budget, self.max_events - self.summary.records - len(self.batch))
+        try:
+            return self.consumer.poll(timeout_ms=200, max_records=max(1, budget))
+        except OffsetOutOfRangeError as exc:
+            raise GrowthError(
+                f"stored offsets of topic {self.settings.topic} lie outside the broker's log ({exc}): the topic was "
+                "recreated or truncated; records may be missing. Inspect raw.kafka_offsets before resetting them."
+            ) from exc
+
+    # -- batch ---------------------------------------------------------------------------
+
+    def _add(self, polled: dict[TopicPartition, list[Any]]) -> None:
+        for tp, records in polled.items():
+            for record in records:
+                self.batch.add(tp.topic, tp.partition, record.offset, record.value)
+        if polled:
+            self.last_record_at = time.monotonic()
+
+    def _batch_due(self) -> bool:
+        if not len(self.batch):
+            return False
+        return (
+            len(self.batch) >= self.config.batch_max_records
+            or self.batch.size_bytes >= self.config.batch_max_bytes
+            or time.monotonic() - self.batch_started >= self.config.batch_max_seconds
+            or self._quota_reached(pending=True)
+        )
+
+    # -- write + commit ------------------------------------------------------------------
+
+    def flush(self) -> None:
+        batch = self.batch
+        if len(batch):
+            stored = write_batch(self.settings.warehouse, batch)
+            self._account(batch)
+            self._commit_to_kafka(stored)
+            self._check_rejections(batch)
+        self.batch = Batch(datetime.now(UTC))
+        self.batch_started = time.monotonic()
+
+    def _account(self, batch: Batch) -> None:
+        s = self.summary
+        s.records += len(batch)
+        s.accepted += batch.accepted_count
+        s.quarantined += batch.rejected_count
+        s.batches += 1
+        s.codes.update(batch.codes)
+        for (_topic, partition), offset in batch.next_offsets.items():
+            s.next_offsets[partition] = offset
+
+    def _commit_to_kafka(self, stored: dict[tuple[str, int], int]) -> None:
+        offsets = {
+            TopicPartition(topic, partition): OffsetAndMetadata(offset, "", -1)
+            for (topic, partition), offset in stored.items()
+            if TopicPartition(topic, partition) in self.consumer.assignment()
+        }
+        try:
+            self.consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:  # harmless: DuckDB holds the truth
+            log.info("offset commit to Kafka skipped: %s", exc)
+
+    def _check_rejections(self, batch: Batch) -> None:
+        limit = self.config
+        if len(batch) >= limit.reject_min_batch and batch.rejected_count / len(batch) > limit.reject_share_limit:
+            self.bad_batches += 1
+        else:
+            self.bad_batches = 0
+        if self.bad_batches >= limit.reject_batches_limit:
+            code, _ = batch.codes.most_common(1)[0]
+            raise GrowthError(
+                f"topic {self.settings.topic}: more than {limit.reject_share_limit:.0%} of records rejected in "
+                f"{self.bad_batches} consecutive batches (commonest code {code}); is a producer misconfigured? "
+                "Everything read so far is stored in raw.events_quarantine."
+            )
+
+    # -- stopping ------------------------------------------------------------------------
+
+    def _quota_reached(self, pending: bool = False) -> bool:
+        if self.max_events is None:
+            return False
+        return self.summary.records + (len(self.batch) if pending else 0) >= self.max_events
+
+    def _caught_up(self) -> bool:
+        assignment = self.consumer.assignment()
+        if not assignment:
+            return False
+        for tp in assignment:
+            if tp not in self.targets:
+                highwater = self.consumer.highwater(tp)
+                if highwater is None:
+                    return False
+                self.targets[tp] = highwater
+        positions_done = all(
+            self.consumer.position(tp) >= target for tp, target in self.targets.items() if tp in assignment
+        )
+        return positions_done and not len(self.batch)
+
+    def _idle(self) -> bool:
+        idle = time.monotonic() - self.last_record_at >= self.config.idle_caught_up_seconds
+        return idle and bool(self.consumer.assignment())
+
+    def run(self, progress: Progress | None = None) -> IngestSummary:
+        started = time.monotonic()
+        self._require_topic()
+        self.consumer.subscribe([self.settings.topic], listener=_Rebalance(self))
+        task = progress.add_task("ingest", total=None) if progress else None
+        try:
+            while not self.stopping:
+                self._add(self._poll())
+                if self._batch_due():
+                    self.flush()
+                    if progress is not None and task is not None:
+                        progress.update(task, completed=self.summary.records)
+                if self._quota_reached():
+                    break
+                if self.mode == "until-caught-up" and not len(self.batch) and (self._caught_up() or self._idle()):
+                    break
+            self.flush()
+        finally:
+            self.consumer.close(autocommit=False)
+        self.summary.seconds = time.monotonic() - started
+        return self.summary
+
+    def _require_topic(self) -> None:
+        try:
+            topics = self.consumer.topics()
+        except KafkaError as exc:
+            raise BrokerError(f"cannot list topics on {self.settings.bootstrap_servers}: {exc}") from exc
+        if self.settings.topic not in topics and self.mode == "until-caught-up":
+            raise GrowthError(f"topic '{self.settings.topic}' does not exist on {self.settings.bootstrap_servers}")
+
+
+@contextmanager
+def _graceful_stop(ingester: Ingester) -> Iterator[None]:
+    """SIGTERM/SIGINT finish the current batch instead of killing the process mid-write."""
+
+    def stop(signum: int, _frame: object) -> None:
+        log.warning("signal %d received: finishing the current batch", signum)
+        ingester.stopping = True
+
+    if threading.current_thread() is not threading.main_thread():  # e.g. inside a Dagster thread
+        yield
+        return
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_ingest(
+    settings: Settings,
+    *,
+    mode: Mode = "until-caught-up",
+    max_events: int | None = None,
+    show_progress: bool = False,
+    config: IngestConfig | None = None,
+) -> IngestSummary:
+    """Consume the events topic into the warehouse exactly once; see the module docstring."""
+    ingester = Ingester(settings, mode, max_events, config or IngestConfig.from_env())
+    with (
+        _graceful_stop(ingester),
+        Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]ingesting[/bold] {task.completed:,} records"),
+            TimeElapsedColumn(),
+            disable=not show_progress,
+            transient=True,
+        ) as progress,
+    ):
+        return ingester.run(progress)
