@@ -180,7 +180,18 @@ def load_spend(
     spend_dir: SpendDir = None,
 ) -> None:
     """Load marketing spend CSVs (idempotent per file; a bad file is rejected whole)."""
-    _not_yet("load-spend", 3)
+    from ingest.spend import load_spend as load
+
+    settings = _settings(warehouse=warehouse, spend_dir=spend_dir)
+    results = load(settings, list(paths or [settings.spend_dir]))
+    for result in results:
+        if result.loaded:
+            out.print(f"loaded {result.path.name}: {result.rows:,} rows")
+        else:
+            console.print(f"[red]rejected[/red] {result.error}", highlight=False, soft_wrap=True)
+    rejected = sum(not result.loaded for result in results)
+    if rejected:
+        raise GrowthError(f"{rejected} of {len(results)} spend files rejected; nothing of those files was loaded")
 
 
 @app.command()

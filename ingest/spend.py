@@ -1,0 +1,141 @@
+"""`growth load-spend`: marketing spend CSVs into raw.marketing_spend (events.md).
+
+A file is the unit: it is parsed completely before anything is written, and loaded in one
+transaction that first removes the rows an earlier load of the same file name left, so
+loading again replaces instead of doubling. One malformed row rejects the whole file with
+its file, line and column; other files of the same command still load.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from ingest.config import Settings
+from ingest.errors import GrowthError
+from ingest.lock import writer_lock
+from ingest.warehouse import connect, ensure_raw_schema
+
+log = logging.getLogger(__name__)
+HEADER = ["date", "channel", "campaign", "spend"]
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+AMOUNT = re.compile(r"\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+
+
+class SpendFileError(GrowthError):
+    """A spend file that cannot be loaded; the message names file, line and column."""
+
+
+@dataclass(frozen=True)
+class SpendFileResult:
+    path: Path
+    rows: int
+    error: str | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class SpendRow:
+    spend_date: date
+    channel: str
+    campaign: str | None
+    spend: float
+    line: int
+
+
+def _fail(path: Path, line: int, column: str, reason: str) -> SpendFileError:
+    return SpendFileError(f"{path.name}:{line}: column {column}: {reason}")
+
+
+def parse_spend_file(path: Path) -> list[SpendRow]:
+    """Every row of one file, or a SpendFileError for the first bad one."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpendFileError(f"{path.name}: cannot read as UTF-8 text: {exc}") from exc
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None or [cell.strip().lower() for cell in header] != HEADER:
+            raise SpendFileError(f"{path.name}:1: header must be {','.join(HEADER)}, got {','.join(header or [])!r}")
+        rows = []
+        for cells in reader:
+            line = reader.line_num
+            if not cells or cells == [""]:
+                continue
+            if len(cells) != len(HEADER):
+                raise _fail(path, line, "-", f"expected {len(HEADER)} fields, got {len(cells)}")
+            raw_date, channel, campaign, raw_spend = (cell.strip() for cell in cells)
+            if not DATE.fullmatch(raw_date):
+                raise _fail(path, line, "date", f"{raw_date!r} is not YYYY-MM-DD")
+            try:
+                spend_date = date.fromisoformat(raw_date)
+            except ValueError as exc:
+                raise _fail(path, line, "date", f"{raw_date!r}: {exc}") from exc
+            if not channel:
+                raise _fail(path, line, "channel", "empty channel")
+            if not AMOUNT.fullmatch(raw_spend):
+                raise _fail(path, line, "spend", f"{raw_spend!r} is not a non-negative decimal")
+            rows.append(SpendRow(spend_date, channel, campaign or None, float(raw_spend), line))
+    except csv.Error as exc:
+        raise SpendFileError(f"{path.name}:{reader.line_num}: malformed CSV: {exc}") from exc
+    return rows
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(path.glob("*.csv")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise SpendFileError(f"{path}: no such file or directory")
+    return files
+
+
+def _store(settings: Settings, path: Path, rows: list[SpendRow]) -> None:
+    table = pa.table(
+        {
+            "spend_date": pa.array([row.spend_date for row in rows], type=pa.date32()),
+            "channel": pa.array([row.channel for row in rows], type=pa.string()),
+            "campaign": pa.array([row.campaign for row in rows], type=pa.string()),
+            "spend": pa.array([row.spend for row in rows], type=pa.float64()),
+            "source_line": pa.array([row.line for row in rows], type=pa.int32()),
+        }
+    )
+    with writer_lock(settings.warehouse, on_wait=log.info), connect(settings.warehouse) as con:
+        ensure_raw_schema(con)
+        con.register("spend_rows", table)
+        con.begin()
+        con.execute("delete from raw.marketing_spend where source_file = ?", [path.name])
+        con.execute(
+            "insert into raw.marketing_spend by name select *, ? as source_file, ?::timestamptz as loaded_at "
+            "from spend_rows",
+            [path.name, datetime.now(UTC)],
+        )
+        con.commit()
+
+
+def load_spend(settings: Settings, paths: list[Path]) -> list[SpendFileResult]:
+    """Load each file on its own; a rejected file is reported, never partly loaded."""
+    results = []
+    for path in _expand(paths):
+        try:
+            rows = parse_spend_file(path)
+        except SpendFileError as exc:
+            results.append(SpendFileResult(path, 0, str(exc)))
+            continue
+        _store(settings, path, rows)
+        results.append(SpendFileResult(path, len(rows)))
+    return results

@@ -1,0 +1,119 @@
+"""Quarantine codes exactly per events.md, one case per rule, and the precedence order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from ingest.validate import Accepted, Rejected, validate
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+GOOD = {"type": "track", "messageId": "m1", "event": "Signed Up", "userId": "u1", "timestamp": "2026-05-01T10:00:00Z"}
+
+
+def with_(**changes: object) -> bytes:
+    event = {**GOOD, **changes}
+    return orjson.dumps({k: v for k, v in event.items() if v is not ...})
+
+
+CASES = [
+    ("payload_too_large", b"{" + b" " * 1_048_576),  # 1 MiB + 1 byte
+    ("invalid_json", b'{"type": "track"'),
+    ("invalid_json", b"\xff\xfe"),
+    ("invalid_json", None),
+    ("not_an_object", b"[1, 2]"),
+    ("not_an_object", b'"text"'),
+    ("missing_message_id", with_(messageId=...)),
+    ("missing_message_id", with_(messageId="")),
+    ("missing_message_id", with_(messageId=7)),
+    ("invalid_type", with_(type=...)),
+    ("invalid_type", with_(type="purchase")),
+    ("missing_identity", with_(userId=...)),
+    ("missing_identity", with_(userId="", anonymousId=None)),
+    ("missing_identity", with_(type="alias", userId="u1", previousId=None)),
+    ("missing_identity", with_(type="alias", userId=..., anonymousId="a1", previousId="p")),
+    ("missing_identity", with_(type="group", groupId="")),
+    ("missing_event_name", with_(event=...)),
+    ("missing_event_name", with_(event="")),
+    ("missing_event_name", with_(event=5)),
+    ("missing_timestamp", with_(timestamp=...)),
+    ("missing_timestamp", with_(timestamp=None)),
+    ("invalid_timestamp", with_(timestamp="2026-05-01")),
+    ("invalid_timestamp", with_(timestamp="2026-05-01T10:00:00+0200")),
+    ("invalid_timestamp", with_(timestamp="2026-05-01 10:00:00Z")),
+    ("invalid_timestamp", with_(timestamp=1714557600)),
+    ("invalid_timestamp", with_(timestamp="2026-02-30T10:00:00Z")),
+    ("invalid_timestamp", with_(timestamp="2026-05-01T10:00:00.1234567890Z")),
+    ("timestamp_out_of_range", with_(timestamp="1999-12-31T23:59:59Z")),
+    ("timestamp_out_of_range", with_(timestamp="2026-06-02T12:00:01Z")),
+    ("timestamp_out_of_range", with_(timestamp="2000-01-01T00:30:00+01:00")),
+    ("invalid_field_type", with_(properties=[1])),
+    ("invalid_field_type", with_(traits="x")),
+    ("invalid_field_type", with_(context=3)),
+    ("invalid_field_type", with_(anonymousId=1.5)),
+    ("invalid_field_type", with_(anonymousId=True)),
+]
+
+
+@pytest.mark.parametrize(("code", "value"), CASES)
+def test_each_rule_gives_its_code(code: str, value: bytes | None) -> None:
+    outcome = validate(value, NOW)
+    assert isinstance(outcome, Rejected), outcome
+    assert outcome.code == code, outcome.detail
+
+
+def test_every_code_of_the_spec_is_covered() -> None:
+    from ingest.validate import CODES
+
+    assert {code for code, _ in CASES} == set(CODES)
+
+
+def test_exactly_one_mebibyte_is_accepted_one_more_byte_is_not() -> None:
+    body = orjson.dumps({**GOOD, "properties": {"pad": ""}})
+    pad = 1_048_576 - len(body)
+    exact = orjson.dumps({**GOOD, "properties": {"pad": "x" * pad}})
+    assert len(exact) == 1_048_576
+    assert isinstance(validate(exact, NOW), Accepted)
+    over = orjson.dumps({**GOOD, "properties": {"pad": "x" * (pad + 1)}})
+    outcome = validate(over, NOW)
+    assert isinstance(outcome, Rejected) and outcome.code == "payload_too_large"
+
+
+def test_first_failing_rule_in_table_order_names_the_code() -> None:
+    # no messageId AND bad type AND no identity: missing_message_id comes first
+    outcome = validate(orjson.dumps({"type": "nope", "timestamp": "x"}), NOW)
+    assert isinstance(outcome, Rejected) and outcome.code == "missing_message_id"
+    # bad properties AND out-of-range timestamp: timestamp_out_of_range comes first
+    outcome = validate(with_(properties=1, timestamp="1990-01-01T00:00:00Z"), NOW)
+    assert isinstance(outcome, Rejected) and outcome.code == "timestamp_out_of_range"
+
+
+def test_ids_are_converted_and_offsets_honoured() -> None:
+    outcome = validate(with_(userId=42, anonymousId="", timestamp="2026-05-01T12:00:00.123456789+02:00"), NOW)
+    assert isinstance(outcome, Accepted)
+    assert outcome.user_id == "42" and outcome.anonymous_id is None
+    assert outcome.timestamp == datetime(2026, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    naive = validate(with_(timestamp="2026-05-01T12:00:00"), NOW)
+    assert isinstance(naive, Accepted) and naive.timestamp == datetime(2026, 5, 1, 12, tzinfo=UTC)
+    edge = validate(with_(timestamp="2026-06-02T12:00:00Z"), NOW)  # exactly 24 h ahead is allowed
+    assert isinstance(edge, Accepted)
+
+
+def test_revenue_and_campaign_fragments_are_kept_as_sent() -> None:
+    value = with_(
+        properties={"revenue": "12.50"},
+        context={"campaign": {"source": " Google ", "medium": 3, "name": "Brand"}},
+        anonymousId=77,
+    )
+    outcome = validate(value, NOW)
+    assert isinstance(outcome, Accepted)
+    assert outcome.revenue_raw == '"12.50"'
+    assert (outcome.campaign_source_raw, outcome.campaign_medium_raw, outcome.campaign_name_raw) == (
+        '" Google "',
+        "3",
+        '"Brand"',
+    )
+    assert outcome.anonymous_id == "77"
+    assert outcome.payload == value.decode()
