@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections import Counter
@@ -118,6 +119,8 @@ class Ingester:
         self.stopping = False
         self.bad_batches = 0
         self.last_record_at = time.monotonic()
+        self.last_probe = time.monotonic()
+        self.broker_down = False
         self.consumer = self._connect()
 
     def _connect(self) -> KafkaConsumer:
@@ -256,6 +259,18 @@ class Ingester:
         )
         return positions_done and not len(self.batch)
 
+    def _watch_broker(self) -> None:
+        """In follow mode, say so (once per outage) when no broker answers; the client retries itself."""
+        if self.mode != "follow" or time.monotonic() - self.last_probe < 5.0:
+            return
+        self.last_probe = time.monotonic()
+        reachable = any(_tcp_reachable(server) for server in self.settings.require_bootstrap().split(","))
+        if not reachable and not self.broker_down:
+            log.warning("Kafka broker %s unreachable; waiting and retrying", self.settings.bootstrap_servers)
+        elif reachable and self.broker_down:
+            log.warning("Kafka broker %s reachable again; resuming", self.settings.bootstrap_servers)
+        self.broker_down = not reachable
+
     def _idle(self) -> bool:
         idle = time.monotonic() - self.last_record_at >= self.config.idle_caught_up_seconds
         return idle and bool(self.consumer.assignment())
@@ -267,13 +282,16 @@ class Ingester:
         task = progress.add_task("ingest", total=None) if progress else None
         try:
             while not self.stopping:
-                self._add(self._poll())
+                polled = self._poll()
+                self._add(polled)
                 if self._batch_due():
                     self.flush()
                     if progress is not None and task is not None:
                         progress.update(task, completed=self.summary.records)
                 if self._quota_reached():
                     break
+                if not polled:
+                    self._watch_broker()
                 if self.mode == "until-caught-up" and not len(self.batch) and (self._caught_up() or self._idle()):
                     break
             self.flush()
@@ -289,6 +307,15 @@ class Ingester:
             raise BrokerError(f"cannot list topics on {self.settings.bootstrap_servers}: {exc}") from exc
         if self.settings.topic not in topics and self.mode == "until-caught-up":
             raise GrowthError(f"topic '{self.settings.topic}' does not exist on {self.settings.bootstrap_servers}")
+
+
+def _tcp_reachable(server: str) -> bool:
+    host, _, port = server.strip().rpartition(":")
+    try:
+        with socket.create_connection((host or "localhost", int(port or 9092)), timeout=1.0):
+            return True
+    except OSError:
+        return False
 
 
 @contextmanager

@@ -1,0 +1,250 @@
+"""Exactly-once ingestion against a real broker: counts, kill -9 loops, groups, broker restarts.
+
+Every produced record carries a sequence number in its messageId (``seq-N``); the checker
+compares what the warehouse holds with what was produced by Kafka coordinates and by
+sequence number, and a negative control shows it catches a lost and a doubled row.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+import pytest
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+
+from ingest.broker import free_port, spawn, terminate
+from ingest.config import Settings
+from ingest.consumer import IngestConfig, run_ingest
+from ingest.lock import writer_lock
+from ingest.warehouse import connect, ensure_raw_schema
+
+GROWTH = [sys.executable, "-m", "orchestration.cli"]
+
+
+def make_topic(settings: Settings, partitions: int = 4) -> None:
+    admin = KafkaAdminClient(**settings.kafka_client_config())
+    try:
+        admin.create_topics([NewTopic(settings.topic, num_partitions=partitions, replication_factor=1)])
+    finally:
+        admin.close()
+
+
+def event(seq: int) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "track",
+            "event": "Task Added",
+            "messageId": f"seq-{seq}",
+            "userId": f"u{seq % 97}",
+            "timestamp": "2026-05-01T10:00:00Z",
+            "properties": {"n": seq},
+        }
+    )
+
+
+def produce(settings: Settings, values: list[bytes]) -> None:
+    producer = KafkaProducer(**settings.kafka_client_config(), linger_ms=5, batch_size=64 << 10)
+    for i, value in enumerate(values):
+        producer.send(settings.topic, key=str(i % 13).encode(), value=value)
+    producer.flush()
+    producer.close()
+
+
+def stored_rows(warehouse: Path) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
+    """(partition, offset, messageId) of raw.events and (partition, offset, code) of quarantine."""
+    with writer_lock(warehouse), connect(warehouse) as con:
+        ensure_raw_schema(con)
+        events = con.execute("select kafka_partition, kafka_offset, message_id from raw.events").fetchall()
+        bad = con.execute("select kafka_partition, kafka_offset, error_code from raw.events_quarantine").fetchall()
+    return events, bad
+
+
+def problems(produced_seqs: range, events: list[tuple[int, int, str]], quarantined: int = 0) -> list[str]:
+    """Everything wrong with an ingested set: lost or doubled sequence numbers or coordinates."""
+    found: list[str] = []
+    coordinates = Counter((p, o) for p, o, _ in events)
+    found += [f"coordinate {c} stored {n} times" for c, n in coordinates.items() if n > 1]
+    seqs = Counter(int(m.removeprefix("seq-")) for _, _, m in events)
+    found += [f"seq {s} stored {n} times" for s, n in seqs.items() if n > 1]
+    found += [f"seq {s} lost" for s in produced_seqs if s not in seqs]
+    per_partition: dict[int, list[int]] = {}
+    for p, o, _ in events:
+        per_partition.setdefault(p, []).append(o)
+    holes = sum(max(offsets) + 1 - len(set(offsets)) for offsets in per_partition.values())
+    if holes > quarantined:
+        found.append(f"{holes - quarantined} offsets missing from both tables")
+    return found
+
+
+def test_checker_catches_a_lost_and_a_doubled_row() -> None:
+    good = [(0, i, f"seq-{i}") for i in range(10)]
+    assert problems(range(10), good) == []
+    lost = good[:4] + good[5:]
+    doubled = [*good, (0, 3, "seq-3")]
+    assert any("seq 4 lost" in p for p in problems(range(10), lost))
+    assert any("stored 2 times" in p for p in problems(range(10), doubled))
+
+
+def test_every_record_lands_in_exactly_one_table_once(settings: Settings) -> None:
+    make_topic(settings)
+    bad = [b"not json", b"[]", orjson.dumps({"type": "track", "messageId": "x"}), b"\xff"]
+    values = [event(i) for i in range(500)] + bad + [event(7), event(8)]  # two producer retries
+    produce(settings, values)
+    config = IngestConfig(batch_max_records=100)
+    summary = run_ingest(settings, config=config)
+    events, quarantined = stored_rows(settings.warehouse)
+    assert summary.records == len(values) == len(events) + len(quarantined)
+    assert sorted(code for _, _, code in quarantined) == sorted(
+        ["invalid_json", "not_an_object", "missing_identity", "invalid_json"]
+    )
+    seqs = Counter(int(m.removeprefix("seq-")) for _, _, m in events)
+    assert set(seqs) == set(range(500))
+    assert {seq for seq, n in seqs.items() if n > 1} == {7, 8}  # the retries are stored; dbt dedups them
+    coordinates = [(p, o) for p, o, _ in events] + [(p, o) for p, o, _ in quarantined]
+    assert len(set(coordinates)) == len(coordinates) == len(values)
+    for partition in {p for p, _ in coordinates}:
+        offsets = sorted(o for p, o in coordinates if p == partition)
+        assert offsets == list(range(len(offsets)))
+    # A second run finds nothing new: offsets in DuckDB are the truth.
+    again = run_ingest(settings, config=config)
+    assert again.records == 0
+    assert len(stored_rows(settings.warehouse)[0]) == len(events)
+
+
+def _ingest_process(
+    settings: Settings, *args: str, group: str | None = None, batch: int = 150
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "GROWTH_WAREHOUSE": str(settings.warehouse),
+        "KAFKA_BOOTSTRAP_SERVERS": settings.require_bootstrap(),
+        "GROWTH_EVENTS_TOPIC": settings.topic,
+        "GROWTH_CONSUMER_GROUP": group or settings.group_id,
+        "GROWTH_INGEST_BATCH_RECORDS": str(batch),
+    }
+    return subprocess.Popen([*GROWTH, "ingest", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_kill_dash_nine_at_random_moments_loses_and_doubles_nothing(settings: Settings) -> None:
+    make_topic(settings)
+    total = 20_000
+    produce(settings, [event(i) for i in range(total)])
+    rng = random.Random(1234)
+    kills = 0
+    for attempt in range(12):
+        before = len(stored_rows(settings.warehouse)[0])
+        # A new group per restart skips waiting for the dead member's session to expire;
+        # correctness never depends on the group: offsets come from DuckDB.
+        process = _ingest_process(settings, "--until-caught-up", group=f"{settings.group_id}-{attempt}", batch=40)
+        deadline = time.monotonic() + 30
+        while process.poll() is None and time.monotonic() < deadline:
+            if len(stored_rows(settings.warehouse)[0]) > before:  # it is writing batches now
+                time.sleep(rng.uniform(0.0, 0.1))  # kill somewhere in the middle of the stream
+                break
+            time.sleep(0.05)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait()
+    assert kills >= 10
+    final = _ingest_process(settings, "--until-caught-up", group=f"{settings.group_id}-final")
+    assert final.wait(120) == 0, final.stderr.read() if final.stderr else ""
+    events, quarantined = stored_rows(settings.warehouse)
+    assert not quarantined
+    assert len(events) == total
+    assert problems(range(total), events) == []
+
+
+def test_two_ingesters_in_one_group_one_killed_midway(settings: Settings) -> None:
+    make_topic(settings, partitions=4)
+    total = 8000
+    produce(settings, [event(i) for i in range(total)])
+    first = _ingest_process(settings, "--follow")
+    second = _ingest_process(settings, "--follow")
+    time.sleep(6)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and len(stored_rows(settings.warehouse)[0]) < total:
+        time.sleep(1)
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(30) == 0
+    events, _ = stored_rows(settings.warehouse)
+    assert problems(range(total), events) == []
+    assert len(events) == total
+
+
+def test_follow_waits_for_a_restarted_broker_and_resumes(tmp_path: Path, settings: Settings) -> None:
+    port = free_port()
+    broker = spawn(port)
+    local = replace(settings, bootstrap_servers=f"127.0.0.1:{port}", topic="restart_events")
+    try:
+        make_topic(local, partitions=1)
+        first_half = [event(i) for i in range(200)]
+        produce(local, first_half)
+        process = _ingest_process(local, "--follow")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(stored_rows(local.warehouse)[0]) < 200:
+            time.sleep(0.5)
+        terminate(broker)
+        time.sleep(8)  # the ingester keeps running and says it is waiting
+        assert process.poll() is None
+        broker = spawn(port)
+        # Tansu keeps topics in memory only: replay the log a durable cluster would have kept.
+        make_topic(local, partitions=1)
+        produce(local, first_half + [event(i) for i in range(200, 400)])
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(stored_rows(local.warehouse)[0]) < 400:
+            time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        assert "unreachable" in stderr
+        events, _ = stored_rows(local.warehouse)
+        assert problems(range(400), events) == []
+    finally:
+        terminate(broker)
+
+
+@pytest.mark.parametrize("share", [0.9])
+def test_a_misconfigured_producer_stops_the_ingester_with_a_clear_error(settings: Settings, share: float) -> None:
+    make_topic(settings, partitions=1)
+    produce(settings, [b"garbage" if i % 10 < share * 10 else event(i) for i in range(600)])
+    config = IngestConfig(batch_max_records=100, reject_batches_limit=3)
+    from ingest.errors import GrowthError
+
+    with pytest.raises(GrowthError, match=rf"topic {settings.topic}: .*commonest code invalid_json"):
+        run_ingest(settings, config=config)
+    _, quarantined = stored_rows(settings.warehouse)
+    assert len(quarantined) >= 3 * 90  # what was read is kept, not dropped
+
+
+def test_missing_topic_is_a_clear_error(settings: Settings) -> None:
+    result = subprocess.run(
+        [
+            *GROWTH,
+            "ingest",
+            "--until-caught-up",
+            "--bootstrap-servers",
+            settings.require_bootstrap(),
+            "--topic",
+            "no_such_topic",
+            "--warehouse",
+            str(settings.warehouse),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "topic 'no_such_topic' does not exist" in result.stderr and "Traceback" not in result.stderr
