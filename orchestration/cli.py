@@ -202,12 +202,17 @@ def build(
     warehouse: Warehouse = None,
 ) -> None:
     """Run `dbt build` (models and tests) on the warehouse."""
+    from orchestration.build import run_build
+
+    dbt_vars = None
     if vars_json is not None:
         try:
-            json.loads(vars_json)
+            dbt_vars = json.loads(vars_json)
         except ValueError as exc:
             raise GrowthError(f"--vars is not valid JSON: {exc}") from exc
-    _not_yet("build", 4)
+        if not isinstance(dbt_vars, dict):
+            raise GrowthError('--vars must be a JSON object, e.g. \'{"reporting_timezone": "Europe/Berlin"}\'')
+    run_build(_settings(warehouse=warehouse), full_refresh=full_refresh, vars=dbt_vars, select=select)
 
 
 @app.command()

@@ -1,0 +1,75 @@
+{#- Date helpers of metrics.md ("Dates"), dispatched so another engine can supply its own. -#}
+
+{#- An instant's calendar date in the reporting time zone. -#}
+{% macro reporting_date(timestamp_expr) -%}
+    {{ return(adapter.dispatch('reporting_date', 'growth_warehouse')(timestamp_expr)) }}
+{%- endmacro %}
+{% macro default__reporting_date(timestamp_expr) -%}
+    cast(convert_timezone({{ sql_string(var('reporting_timezone')) }}, {{ timestamp_expr }}) as date)
+{%- endmacro %}
+{% macro duckdb__reporting_date(timestamp_expr) -%}
+    cast(timezone({{ sql_string(var('reporting_timezone')) }}, {{ timestamp_expr }}) as date)
+{%- endmacro %}
+
+{#- trunc(grain, date): start of the day / ISO week (Monday) / month holding the date. -#}
+{% macro trunc_date(grain, date_expr) -%}
+    cast({{ dbt.date_trunc(grain, date_expr) }} as date)
+{%- endmacro %}
+
+{#- periods_between(grain, a, b): whole grain steps from trunc(grain, a) to trunc(grain, b). -#}
+{% macro periods_between(grain, a, b) -%}
+    {{ return(adapter.dispatch('periods_between', 'growth_warehouse')(grain, a, b)) }}
+{%- endmacro %}
+{% macro default__periods_between(grain, a, b) -%}
+    {%- if grain == 'week' -%}
+        cast({{ dbt.datediff(trunc_date('week', a), trunc_date('week', b), 'day') }} / 7 as integer)
+    {%- else -%}
+        {{ dbt.datediff(trunc_date(grain, a), trunc_date(grain, b), grain) }}
+    {%- endif -%}
+{%- endmacro %}
+{% macro duckdb__periods_between(grain, a, b) -%}
+    {%- if grain == 'week' -%}
+        cast(date_diff('day', {{ trunc_date('week', a) }}, {{ trunc_date('week', b) }}) / 7 as integer)
+    {%- else -%}
+        date_diff('{{ grain }}', {{ trunc_date(grain, a) }}, {{ trunc_date(grain, b) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The date n grains after a date (n may be an expression). -#}
+{% macro add_periods(grain, n, date_expr) -%}
+    cast({{ dbt.dateadd(grain, n, date_expr) }} as date)
+{%- endmacro %}
+
+{#- Last day of the grain period that starts at period_start. -#}
+{% macro period_last_day(grain, period_start) -%}
+    cast({{ dbt.dateadd('day', -1, add_periods(grain, 1, period_start)) }} as date)
+{%- endmacro %}
+
+{#- Seconds between two timestamps, fractional. -#}
+{% macro seconds_between(a, b) -%}
+    {{ return(adapter.dispatch('seconds_between', 'growth_warehouse')(a, b)) }}
+{%- endmacro %}
+{% macro default__seconds_between(a, b) -%}
+    {{ dbt.datediff(a, b, 'millisecond') }} / 1000.0
+{%- endmacro %}
+{% macro duckdb__seconds_between(a, b) -%}
+    (epoch({{ b }}) - epoch({{ a }}))
+{%- endmacro %}
+
+{#- Ratio with SQL null instead of a division by zero. -#}
+{% macro safe_ratio(numerator, denominator) -%}
+    cast({{ numerator }} as double) / nullif({{ denominator }}, 0)
+{%- endmacro %}
+
+{#- 0..n inclusive as rows of column `n`. -#}
+{% macro integer_series(upper_bound_expr) -%}
+    {{ return(adapter.dispatch('integer_series', 'growth_warehouse')(upper_bound_expr)) }}
+{%- endmacro %}
+{% macro duckdb__integer_series(upper_bound_expr) -%}
+    unnest(generate_series(0, {{ upper_bound_expr }}))
+{%- endmacro %}
+
+{#- Interpolated median. -#}
+{% macro median(expr) -%}
+    percentile_cont(0.5) within group (order by {{ expr }})
+{%- endmacro %}

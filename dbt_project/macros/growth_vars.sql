@@ -1,0 +1,19 @@
+{#- The metric configuration of metrics.md, read in one place. -#}
+
+{% macro funnel_steps() -%}
+    {%- set steps = var('funnel_steps') -%}
+    {%- if steps is none -%}
+        {%- set steps = [var('signup_event'), var('activation_event'), var('purchase_event')] -%}
+    {%- endif -%}
+    {{ return(steps) }}
+{%- endmacro %}
+
+{% macro sql_string_list(values) -%}
+    {%- if values | length == 0 -%}(null){%- else -%}
+    ({% for value in values %}'{{ value | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor %})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro sql_string(value) -%}
+    '{{ value | replace("'", "''") }}'
+{%- endmacro %}

@@ -1,0 +1,126 @@
+{#-
+  Cohort retention (metrics.md marts.fct_retention) for grains day, week and month.
+  A user's cohort is trunc(grain, signup_date); they are retained in period n when active
+  on a date d >= signup_date with periods_between(grain, signup_date, d) = n. "On or after"
+  (unbounded) counts users whose last retained period is >= n.
+-#}
+with
+
+users as (
+
+    select user_key, signup_date from {{ ref('dim_users') }}
+
+),
+
+user_days as (
+
+    select * from {{ ref('int_user_days_active') }}
+
+),
+
+reporting_period as (
+
+    select * from {{ ref('int_reporting_period') }}
+
+),
+
+{% for grain in ['day', 'week', 'month'] %}
+{{ grain }}_retained as (
+
+    select distinct
+        users.user_key,
+        {{ trunc_date(grain, 'users.signup_date') }} as cohort_start,
+        {{ periods_between(grain, 'users.signup_date', 'user_days.activity_date') }} as period_number
+    from users
+    join user_days
+        on user_days.user_key = users.user_key
+        and user_days.activity_date >= users.signup_date
+
+),
+
+{{ grain }}_cohorts as (
+
+    select
+        {{ trunc_date(grain, 'signup_date') }} as cohort_start,
+        count(*) as cohort_size
+    from users
+    group by 1
+
+),
+
+{{ grain }}_spine as (
+
+    select
+        '{{ grain }}' as grain,
+        cohorts.cohort_start,
+        cohorts.cohort_size,
+        series.n as period_number
+    from {{ grain }}_cohorts as cohorts
+    cross join reporting_period
+    cross join {{ integer_series(periods_between(grain, 'cohorts.cohort_start', 'reporting_period.data_end_date')) }}
+        as series(n)
+
+),
+
+{{ grain }}_on as (
+
+    select cohort_start, period_number, count(*) as retained_users
+    from {{ grain }}_retained
+    group by 1, 2
+
+),
+
+{{ grain }}_last_period as (
+
+    select cohort_start, last_period, count(*) as users
+    from (
+        select user_key, cohort_start, max(period_number) as last_period
+        from {{ grain }}_retained
+        group by 1, 2
+    ) as per_user
+    group by 1, 2
+
+),
+
+{{ grain }}_rows as (
+
+    select
+        spine.grain,
+        spine.cohort_start,
+        spine.period_number,
+        spine.cohort_size,
+        coalesce(retained_on.retained_users, 0) as retained_users,
+        (
+            select coalesce(sum(last_period.users), 0)
+            from {{ grain }}_last_period as last_period
+            where last_period.cohort_start = spine.cohort_start
+              and last_period.last_period >= spine.period_number
+        ) as retained_users_unbounded,
+        {{ period_last_day(grain, add_periods(grain, 'spine.period_number', 'spine.cohort_start')) }}
+            <= reporting_period.data_end_date as is_complete
+    from {{ grain }}_spine as spine
+    cross join reporting_period
+    left join {{ grain }}_on as retained_on
+        on retained_on.cohort_start = spine.cohort_start
+        and retained_on.period_number = spine.period_number
+
+){% if not loop.last %},{% endif %}
+{% endfor %}
+
+select
+    grain,
+    cohort_start,
+    period_number,
+    cohort_size,
+    retained_users,
+    {{ safe_ratio('retained_users', 'cohort_size') }} as retention_rate,
+    cast(retained_users_unbounded as bigint) as retained_users_unbounded,
+    {{ safe_ratio('retained_users_unbounded', 'cohort_size') }} as unbounded_retention_rate,
+    is_complete
+from (
+    select * from day_rows
+    union all
+    select * from week_rows
+    union all
+    select * from month_rows
+) as all_grains
