@@ -217,14 +217,20 @@ def build(
 
 @app.command()
 def report(out_dir: ReportDir = None, warehouse: Warehouse = None) -> None:
-    """Render the growth report (HTML with charts) from the marts."""
-    _not_yet("report", 5)
+    """Render the growth report (HTML with charts) from the analyst snapshot."""
+    from orchestration.report import render_report
+
+    settings = _settings(warehouse=warehouse, report_dir=out_dir)
+    out.print(f"report: {render_report(settings).resolve()}")
 
 
 @app.command()
 def publish(warehouse: Warehouse = None) -> None:
     """Refresh the analyst snapshot (atomically replaced)."""
-    _not_yet("publish", 6)
+    from orchestration.publish import publish_snapshot
+
+    path = publish_snapshot(_settings(warehouse=warehouse))
+    out.print(f"analyst snapshot published: {path}")
 
 
 @app.command()

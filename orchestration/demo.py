@@ -11,13 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import duckdb
 from rich.console import Console
 
 from ingest.broker import DEFAULT_PORT, EmbeddedBroker, free_port, port_is_open
 from ingest.config import Settings
+from orchestration.report import headline_numbers
 
 T = TypeVar("T")
 
@@ -35,27 +36,14 @@ def _fresh_warehouse(warehouse: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _headline(warehouse: Path) -> dict[str, Any]:
-    """A few numbers to print, read from the marts (never recomputed here)."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        users, customers, revenue = con.execute(
-            "select count(*), count(*) filter (where is_customer), sum(lifetime_revenue) from marts.dim_users"
-        ).fetchone() or (0, 0, 0)
-        dau_row = con.execute(
-            "select activity_date, dau, mau from marts.fct_daily_active_users order by activity_date desc limit 1"
-        ).fetchone()
-    return {"users": users, "customers": customers, "revenue": revenue or 0.0, "latest": dau_row}
-
-
 def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: Console) -> Path:
-    """Broker → simulate → ingest → spend → build → predictive LTV → publish → report."""
+    """Broker → simulate → ingest → spend → build → publish → report; returns the report path."""
     from ingest.consumer import run_ingest
     from ingest.simulator import simulate
     from ingest.spend import load_spend
     from orchestration.build import run_build
     from orchestration.publish import publish_snapshot
     from orchestration.report import render_report
-    from transforms.predictive_ltv import build_predictive_ltv
 
     broker = EmbeddedBroker(settings.data_dir)
     broker.stop()
@@ -73,22 +61,22 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: C
         ingested = _stage(
             console, "ingest until caught up", lambda: run_ingest(settings, mode="until-caught-up", show_progress=True)
         )
-        _stage(console, "load spend", lambda: load_spend(settings, [settings.spend_dir]))
-        _stage(console, "dbt build", lambda: run_build(settings))
-        _stage(console, "predictive LTV", lambda: build_predictive_ltv(settings))
-        _stage(console, "publish analyst snapshot", lambda: publish_snapshot(settings))
-        report = _stage(console, "growth report", lambda: render_report(settings))
     finally:
         broker.stop()
-    numbers = _headline(settings.warehouse)
+    _stage(console, "load spend", lambda: load_spend(settings, [settings.spend_dir]))
+    _stage(console, "dbt build", lambda: run_build(settings))
+    _stage(console, "publish analyst snapshot", lambda: publish_snapshot(settings))
+    report = _stage(console, "growth report", lambda: render_report(settings))
+    with duckdb.connect(str(settings.published), read_only=True) as con:
+        numbers = headline_numbers(con)
     console.rule("[bold]summary")
     console.print(
         f"events produced {sim.events_produced:,}; accepted {ingested.accepted:,}; quarantined {ingested.quarantined:,}"
     )
-    console.print(f"users {numbers['users']:,}; customers {numbers['customers']:,}; revenue {numbers['revenue']:,.2f}")
-    if numbers["latest"]:
-        date, dau, mau = numbers["latest"]
-        console.print(f"on {date}: DAU {dau:,}, MAU {mau:,}")
+    console.print(
+        f"users {numbers['users']:,}; customers {numbers['customers']:,}; revenue {numbers['revenue']:,.2f}; "
+        f"on {numbers['as_of']}: DAU {numbers['dau']:,}, MAU {numbers['mau']:,}"
+    )
     console.print(f"warehouse {settings.warehouse}; analyst snapshot {settings.published}")
     console.print(f"[bold]report: {report.resolve()}")
     return report

@@ -92,7 +92,7 @@ select
             > {{ var('churn_inactivity_days') }}
     ) as is_churned,
     cast(signed_up.lifetime_revenue as double) as lifetime_revenue,
-    signed_up.activity_events,
+    cast(signed_up.activity_events as bigint) as activity_events,
     coalesce(sessions.sessions, 0) as sessions
 from signed_up
 cross join reporting_period

@@ -1,0 +1,119 @@
+"""`growth report`: one self-contained HTML growth report per run.
+
+The report reads the analyst snapshot (never the warehouse, so it cannot block the
+pipeline), embeds plotly.js once, and works offline. Each run writes
+``<out>/<date>/index.html``, refreshes ``<out>/latest/`` and the index of past reports.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import plotly.io as pio
+
+from ingest.config import Settings
+from ingest.errors import GrowthError
+from orchestration.report.charts import CHARTS, Chart
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:12px}
+h1{font-size:1.6rem} .chart{margin:28px 0;border-top:1px solid #eee;padding-top:8px}
+.takeaway{font-size:1.05rem;font-weight:600;margin:4px 0 0} .meta{color:#666;font-size:.9rem}
+.headline{display:flex;flex-wrap:wrap;gap:12px} .kpi{background:#f5f7fa;border-radius:8px;padding:10px 14px}
+.kpi b{display:block;font-size:1.3rem}
+"""
+
+
+def headline_numbers(con: duckdb.DuckDBPyConnection) -> dict[str, float | int | str | None]:
+    """The numbers at the top of the report, read straight from the marts."""
+    latest = con.execute(
+        "select activity_date, dau, wau, mau, stickiness from marts.fct_daily_active_users "
+        "order by activity_date desc limit 1"
+    ).fetchall()
+    [(users, customers, revenue)] = con.execute(
+        "select count(*), count(*) filter (where is_customer), coalesce(sum(lifetime_revenue), 0) from marts.dim_users"
+    ).fetchall()
+    activity_date, dau, wau, mau, stickiness = latest[0] if latest else (None, 0, 0, 0, None)
+    return {
+        "as_of": str(activity_date) if activity_date else None,
+        "dau": dau,
+        "wau": wau,
+        "mau": mau,
+        "stickiness": stickiness,
+        "users": users,
+        "customers": customers,
+        "revenue": float(revenue),
+    }
+
+
+def _section(chart: Chart, first: bool) -> str:
+    body = pio.to_html(
+        chart.figure,
+        full_html=False,
+        include_plotlyjs=first,
+        config={"responsive": True, "displaylogo": False},
+        div_id=f"chart-{chart.key}",
+    )
+    return (
+        f'<section class="chart" id="{chart.key}"><h2>{html.escape(chart.title)}</h2>'
+        f'<p class="takeaway">{html.escape(chart.takeaway)}</p>{body}</section>'
+    )
+
+
+def _kpis(numbers: dict[str, float | int | str | None]) -> str:
+    stickiness = numbers["stickiness"]
+    items = [
+        ("MAU", f"{numbers['mau']:,}"),
+        ("WAU", f"{numbers['wau']:,}"),
+        ("DAU", f"{numbers['dau']:,}"),
+        ("Stickiness", f"{stickiness:.0%}" if isinstance(stickiness, float) else "n/a"),
+        ("Users", f"{numbers['users']:,}"),
+        ("Customers", f"{numbers['customers']:,}"),
+        ("Revenue", f"{numbers['revenue']:,.2f}"),
+    ]
+    return '<div class="headline">' + "".join(f'<div class="kpi">{k}<b>{v}</b></div>' for k, v in items) + "</div>"
+
+
+def render_report(settings: Settings, out_dir: Path | None = None) -> Path:
+    """Write today's report from the analyst snapshot; returns the path of its index.html."""
+    snapshot = settings.published
+    if not snapshot.exists():
+        raise GrowthError(f"no analyst snapshot at {snapshot}: run `growth build` and `growth publish` first")
+    root = out_dir or settings.report_dir
+    generated = datetime.now(UTC)
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        numbers = headline_numbers(con)
+        charts = [build(con) for build in CHARTS]
+    sections = "".join(_section(chart, index == 0) for index, chart in enumerate(charts))
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Growth report {numbers['as_of'] or ''}</title><style>{STYLE}</style></head><body>"
+        f'<h1>Growth report</h1><p class="meta">Data up to {numbers["as_of"] or "n/a"}; generated '
+        f"{generated:%Y-%m-%d %H:%M} UTC from the analyst snapshot. Hatched bars and open markers are "
+        f"incomplete periods.</p>{_kpis(numbers)}{sections}</body></html>"
+    )
+    folder = root / generated.strftime("%Y-%m-%d")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "index.html"
+    path.write_text(page, encoding="utf-8")
+    latest = root / "latest"
+    shutil.rmtree(latest, ignore_errors=True)
+    shutil.copytree(folder, latest)
+    _write_index(root)
+    return path
+
+
+def _write_index(root: Path) -> None:
+    runs = sorted((p.name for p in root.iterdir() if p.is_dir() and p.name[:4].isdigit()), reverse=True)
+    links = "".join(f'<li><a href="{name}/index.html">{name}</a></li>' for name in runs)
+    (root / "index.html").write_text(
+        '<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+        f"<title>Growth reports</title></head><body><h1>Growth reports</h1>"
+        f'<p><a href="latest/index.html">latest</a></p><ul>{links}</ul></body></html>',
+        encoding="utf-8",
+    )
