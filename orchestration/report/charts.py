@@ -198,8 +198,13 @@ def funnel(con: duckdb.DuckDBPyConnection) -> Chart:
     fig = go.Figure()
     for channel in df["acquisition_channel"].unique().sort().to_list():
         part = df.filter(pl.col("acquisition_channel") == channel)
-        start = part["users"][0] or 1
-        fig.add_bar(x=part["step_event"], y=part["users"] / start, name=channel, text=[f"{u:,}" for u in part["users"]])
+        first = part["users"][0]
+        fig.add_bar(
+            x=part["step_event"].to_list(),
+            y=part["users"].to_list(),
+            name=channel,
+            text=[f"{users / first:.0%}" if first else "" for users in part["users"]],
+        )
     overall = df.filter(pl.col("acquisition_channel") == "(all)")
     takeaway = (
         f"{_pct(overall['users'][-1] / overall['users'][0])} of step-1 users reach "
@@ -207,8 +212,8 @@ def funnel(con: duckdb.DuckDBPyConnection) -> Chart:
         if overall.height and overall["users"][0]
         else "No funnel entries yet."
     )
-    title = "Funnel conversion from the first step, by channel (all cohorts)"
-    return Chart("funnel", title, takeaway, _layout(fig, title, yaxis={"tickformat": ".0%"}, barmode="group"))
+    title = "Funnel by channel: users reaching each step (labels: share of step 1), all cohorts"
+    return Chart("funnel", title, takeaway, _layout(fig, title, barmode="group"))
 
 
 def acquisition(con: duckdb.DuckDBPyConnection) -> Chart:
