@@ -24,8 +24,14 @@ install: $(STAMP) ## create .venv and install the project (only when missing or 
 demo: $(STAMP) ## run the whole pipeline on embedded defaults (broker, simulate, ingest, build, report)
 	$(BIN)/growth demo
 
-test: $(STAMP) lint ## lint, then run the test suite (real broker, DuckDB, dbt, Dagster, Chromium)
+test: $(STAMP) lint chromium ## lint, then run the test suite (real broker, DuckDB, dbt, Chromium)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+chromium: ## install Debian's chromium for the browser tests when it is missing and we are root
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium (Debian package) for the report tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check ingest transforms orchestration tests benchmarks
