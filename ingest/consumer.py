@@ -40,7 +40,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from ingest.batch import Batch
 from ingest.config import Settings
 from ingest.errors import BrokerError, GrowthError
-from ingest.writer import read_offsets, write_batch
+from ingest.writer import WarehouseWriter, read_offsets
 
 log = logging.getLogger(__name__)
 Mode = Literal["until-caught-up", "follow"]
@@ -57,6 +57,7 @@ class IngestConfig:
     batch_max_records: int = 50_000
     batch_max_bytes: int = 32 << 20
     batch_max_seconds: float = 1.0
+    hold_seconds: float = 5.0  # longest a backlog keeps the warehouse (and its lock) to itself
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 2000
     idle_caught_up_seconds: float = 3.0
@@ -69,6 +70,7 @@ class IngestConfig:
         return cls(
             batch_max_records=_env_int("GROWTH_INGEST_BATCH_RECORDS", cls.batch_max_records),
             batch_max_seconds=float(os.environ.get("GROWTH_INGEST_BATCH_SECONDS", cls.batch_max_seconds)),
+            hold_seconds=float(os.environ.get("GROWTH_INGEST_HOLD_SECONDS", cls.hold_seconds)),
             session_timeout_ms=_env_int("GROWTH_KAFKA_SESSION_TIMEOUT_MS", cls.session_timeout_ms),
             heartbeat_interval_ms=_env_int("GROWTH_KAFKA_HEARTBEAT_MS", cls.heartbeat_interval_ms),
             reject_share_limit=float(os.environ.get("GROWTH_INGEST_REJECT_SHARE", cls.reject_share_limit)),
@@ -121,6 +123,10 @@ class Ingester:
         self.last_record_at = time.monotonic()
         self.last_probe = time.monotonic()
         self.broker_down = False
+        self.writer = WarehouseWriter(settings.warehouse, hold_seconds=config.hold_seconds)
+        self.backlog = False
+        self.poll_size = min(config.batch_max_records, 20_000)
+        self.requested = self.poll_size
         self.consumer = self._connect()
 
     def _connect(self) -> KafkaConsumer:
@@ -131,7 +137,7 @@ class Ingester:
             "auto_offset_reset": "none",  # an offset outside the log is an error, never a silent jump
             "session_timeout_ms": self.config.session_timeout_ms,
             "heartbeat_interval_ms": self.config.heartbeat_interval_ms,
-            "max_poll_records": min(self.config.batch_max_records, 20_000),
+            "max_poll_records": self.poll_size,
             "fetch_max_bytes": 32 << 20,
             "max_partition_fetch_bytes": 8 << 20,
             "reconnect_backoff_max_ms": 2000,
@@ -150,6 +156,7 @@ class Ingester:
 
     def seek_to_stored(self, partitions: set[TopicPartition]) -> None:
         self.last_record_at = time.monotonic()  # idleness counts from the moment we own partitions
+        self.writer.release()  # reading offsets takes the writer lock itself
         stored = read_offsets(self.settings.warehouse, self.settings.topic)
         for tp in partitions:
             if tp.partition in stored:
@@ -164,7 +171,8 @@ class Ingester:
         if self.max_events is not None:
             budget = min(budget, self.max_events - self.summary.records - len(self.batch))
         try:
-            return self.consumer.poll(timeout_ms=200, max_records=max(1, budget))
+            self.requested = max(1, min(budget, self.poll_size))
+            return self.consumer.poll(timeout_ms=200, max_records=self.requested)
         except OffsetOutOfRangeError as exc:
             raise GrowthError(
                 f"stored offsets of topic {self.settings.topic} lie outside the broker's log ({exc}): the topic was "
@@ -174,6 +182,7 @@ class Ingester:
     # -- batch ---------------------------------------------------------------------------
 
     def _add(self, polled: dict[TopicPartition, list[Any]]) -> None:
+        self.backlog = sum(len(records) for records in polled.values()) >= self.requested
         for tp, records in polled.items():
             for record in records:
                 self.batch.add(tp.topic, tp.partition, record.offset, record.value)
@@ -192,10 +201,10 @@ class Ingester:
 
     # -- write + commit ------------------------------------------------------------------
 
-    def flush(self) -> None:
+    def flush(self, more_waiting: bool = False) -> None:
         batch = self.batch
         if len(batch):
-            stored = write_batch(self.settings.warehouse, batch)
+            stored = self.writer.write(batch, more_waiting=more_waiting)
             self._account(batch)
             self._commit_to_kafka(stored)
             self._check_rejections(batch)
@@ -285,7 +294,8 @@ class Ingester:
                 polled = self._poll()
                 self._add(polled)
                 if self._batch_due():
-                    self.flush()
+                    # A full last poll means a backlog: keep the warehouse open for the next batch.
+                    self.flush(more_waiting=self.backlog)
                     if progress is not None and task is not None:
                         progress.update(task, completed=self.summary.records)
                 if self._quota_reached():
@@ -296,6 +306,7 @@ class Ingester:
                     break
             self.flush()
         finally:
+            self.writer.release()
             self.consumer.close(autocommit=False)
         self.summary.seconds = time.monotonic() - started
         return self.summary

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +26,6 @@ def lock_path(warehouse: Path) -> Path:
 def writer_lock(
     warehouse: Path,
     *,
-    poll_seconds: float = 0.2,
     on_wait: Callable[[str], None] | None = None,
 ) -> Iterator[None]:
     """Hold the writer lock of ``warehouse`` for the ``with`` block; wait (visibly) if taken."""
@@ -35,17 +33,11 @@ def writer_lock(
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        announced = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not announced:
-                    message = f"waiting for the warehouse writer lock {path} (another writer is busy)"
-                    (on_wait or log.info)(message)
-                    announced = True
-                time.sleep(poll_seconds)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            (on_wait or log.info)(f"waiting for the warehouse writer lock {path} (another writer is busy)")
+            fcntl.flock(fd, fcntl.LOCK_EX)  # the kernel wakes us as soon as the holder lets go
         try:
             yield
         finally:

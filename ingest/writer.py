@@ -6,15 +6,22 @@ stored offset of their partition are skipped inside the transaction, so a consum
 partition moved to another ingester mid-batch cannot write a record twice; the primary
 key on (topic, partition, offset) is the last line of defence.
 
-The file is opened and closed around each batch (under the writer lock) because DuckDB
-allows one writing process per file: builds and spend loads can run between batches of a
+DuckDB allows one writing process per file, so the file is open (and the writer lock
+held) only while the ingester has work: a :class:`WarehouseWriter` keeps its connection
+across the batches of a backlog (opening and checkpointing the file per batch would cost
+more than the insert), and lets go when a batch comes back short (caught up) or after
+``hold_seconds`` of continuous backlog, so builds and spend loads interleave with a
 following ingester.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from contextlib import ExitStack
 from pathlib import Path
+
+import duckdb
 
 from ingest.batch import Batch, Partition
 from ingest.lock import writer_lock
@@ -22,9 +29,11 @@ from ingest.warehouse import connect, ensure_raw_schema
 
 log = logging.getLogger(__name__)
 
-STORED = """
-    coalesce((select o.next_offset from raw.kafka_offsets o
-              where o.topic = b.kafka_topic and o.partition = b.kafka_partition), 0)
+# Keep only records at or after their partition's stored offset (a hash join, not a
+# per-row subquery: this runs on every record of every batch).
+NOT_YET_STORED = """
+    left join raw.kafka_offsets o on o.topic = b.kafka_topic and o.partition = b.kafka_partition
+    where b.kafka_offset >= coalesce(o.next_offset, 0)
 """
 
 
@@ -38,21 +47,62 @@ def read_offsets(warehouse: Path, topic: str) -> dict[int, int]:
     return {int(partition): int(offset) for partition, offset in rows}
 
 
+class WarehouseWriter:
+    """Writes batches; holds the file and the writer lock only while there is a backlog."""
+
+    def __init__(self, warehouse: Path, hold_seconds: float = 5.0) -> None:
+        self.warehouse = warehouse
+        self.hold_seconds = hold_seconds
+        self._held: ExitStack | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._opened_at = 0.0
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            held = ExitStack()
+            held.enter_context(writer_lock(self.warehouse, on_wait=log.info))
+            self._con = held.enter_context(connect(self.warehouse))
+            ensure_raw_schema(self._con)
+            self._held = held
+            self._opened_at = time.monotonic()
+        return self._con
+
+    def write(self, batch: Batch, *, more_waiting: bool) -> dict[Partition, int]:
+        """Write one batch; keep the file open only if more is waiting and the hold is young."""
+        try:
+            return _write(self._connection(), batch)
+        finally:
+            if not more_waiting or time.monotonic() - self._opened_at >= self.hold_seconds:
+                self.release()
+
+    def release(self) -> None:
+        if self._held is not None:
+            self._con = None
+            held, self._held = self._held, None
+            held.close()
+            time.sleep(0.05)  # let a writer woken by the release take the lock first
+
+
 def write_batch(warehouse: Path, batch: Batch) -> dict[Partition, int]:
+    """Write one batch with the file opened and closed around it (tests, one-off writes)."""
+    writer = WarehouseWriter(warehouse)
+    return writer.write(batch, more_waiting=False)
+
+
+def _write(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[Partition, int]:
     """Append the batch and advance its offsets atomically; returns the stored next offsets."""
     events, rejected = batch.events_table(), batch.rejected_table()
     offsets = [(topic, partition, offset) for (topic, partition), offset in batch.next_offsets.items()]
-    with writer_lock(warehouse, on_wait=log.info), connect(warehouse) as con:
-        ensure_raw_schema(con)
-        con.register("batch_events", events)
-        con.register("batch_rejected", rejected)
-        con.begin()
+    con.register("batch_events", events)
+    con.register("batch_rejected", rejected)
+    con.begin()
+    try:
         con.execute(
             f"""
             insert into raw.events by name
             select b.* exclude (payload), b.payload::json as payload, ?::timestamptz as ingested_at
             from batch_events b
-            where b.kafka_offset >= {STORED}
+            {NOT_YET_STORED}
             """,
             [batch.ingested_at],
         )
@@ -61,7 +111,7 @@ def write_batch(warehouse: Path, batch: Batch) -> dict[Partition, int]:
             insert into raw.events_quarantine by name
             select b.*, ?::timestamptz as quarantined_at
             from batch_rejected b
-            where b.kafka_offset >= {STORED}
+            {NOT_YET_STORED}
             """,
             [batch.ingested_at],
         )
@@ -78,4 +128,10 @@ def write_batch(warehouse: Path, batch: Batch) -> dict[Partition, int]:
             [sorted({topic for topic, _, _ in offsets})],
         ).fetchall()
         con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        con.unregister("batch_events")
+        con.unregister("batch_rejected")
     return {(topic, int(partition)): int(offset) for topic, partition, offset in stored}

@@ -131,6 +131,7 @@ def _ingest_process(
         "GROWTH_EVENTS_TOPIC": settings.topic,
         "GROWTH_CONSUMER_GROUP": group or settings.group_id,
         "GROWTH_INGEST_BATCH_RECORDS": str(batch),
+        "GROWTH_INGEST_HOLD_SECONDS": "0",  # let the test read progress between batches
     }
     return subprocess.Popen([*GROWTH, "ingest", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
