@@ -47,7 +47,8 @@ bench: $(STAMP) ## run the benchmarks and print their figures
 	$(PY) benchmarks/build.py
 
 ui: $(STAMP) ## start the Dagster UI on http://127.0.0.1:3000
-	$(BIN)/dagster dev --host 127.0.0.1 --port 3000
+	mkdir -p data/dagster && cp orchestration/dagster.yaml data/dagster/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/data/dagster $(BIN)/dagster dev --host 127.0.0.1 --port 3000
 
 clean: ## remove run-time data and reports (keeps .venv)
 	rm -rf data reports dbt_project/target dbt_project/logs

@@ -1,0 +1,28 @@
+"""The one Dagster code location of growth-warehouse (`dagster dev` finds it via pyproject)."""
+
+from dagster import AssetSelection, Definitions, ScheduleDefinition, define_asset_job
+
+from orchestration.defs.dbt import dbt_resource, growth_dbt_models
+from orchestration.defs.ingest import ingest_job, ingest_schedule, marketing_spend, raw_events
+from orchestration.defs.reports import (
+    analyst_snapshot,
+    daily_report_schedule,
+    growth_report,
+    report_job,
+    weekly_report_schedule,
+)
+from orchestration.defs.resources import GrowthResource
+
+hourly_job = define_asset_job(
+    "ingest_build_snapshot_job",
+    selection=AssetSelection.assets(raw_events, marketing_spend, analyst_snapshot)
+    | AssetSelection.assets(growth_dbt_models),
+)
+hourly_schedule = ScheduleDefinition(name="hourly_ingest_build_snapshot", job=hourly_job, cron_schedule="0 * * * *")
+
+defs = Definitions(
+    assets=[raw_events, marketing_spend, growth_dbt_models, analyst_snapshot, growth_report],
+    jobs=[ingest_job, hourly_job, report_job],
+    schedules=[ingest_schedule, hourly_schedule, daily_report_schedule, weekly_report_schedule],
+    resources={"growth": GrowthResource(), "dbt": dbt_resource()},
+)
