@@ -58,6 +58,9 @@ def test_report_files_and_headline_numbers_equal_the_marts(report: tuple[Setting
     assert path.parent.parent == settings.report_dir and path.name == "index.html"
     assert (settings.report_dir / "latest" / "index.html").read_text() == path.read_text()
     assert path.parent.name in (settings.report_dir / "index.html").read_text()
+    if CHROMIUM is not None:  # kaleido exports PNGs of every chart through Chromium
+        assert len(list(path.parent.glob("*.png"))) == len(CHARTS) + 1  # every chart and the preview
+        assert (path.parent / "preview.png").stat().st_size > 10_000
     page = path.read_text()
     assert page.count("plotly.js v") <= 2 and len(page) < 6_000_000  # plotly.js embedded once
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:

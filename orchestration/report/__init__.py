@@ -8,6 +8,8 @@ pipeline), embeds plotly.js once, and works offline. Each run writes
 from __future__ import annotations
 
 import html
+import logging
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from ingest.config import Settings
 from ingest.errors import GrowthError
 from orchestration.report.charts import CHARTS, Chart
 
+log = logging.getLogger(__name__)
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:12px}
 h1{font-size:1.6rem} .chart{margin:28px 0;border-top:1px solid #eee;padding-top:8px}
@@ -101,11 +104,33 @@ def render_report(settings: Settings, out_dir: Path | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
     path.write_text(page, encoding="utf-8")
+    _export_pngs(charts, folder)
     latest = root / "latest"
     shutil.rmtree(latest, ignore_errors=True)
     shutil.copytree(folder, latest)
     _write_index(root)
     return path
+
+
+def _export_pngs(charts: list[Chart], folder: Path) -> None:
+    """PNG copies of the charts (and preview.png) via kaleido when a Chromium is available."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        log.info("no Chromium found: PNG exports skipped (install Debian's chromium to get them)")
+        return
+    os.environ.setdefault("BROWSER_PATH", browser)
+    try:
+        # One browser session for every image: starting Chromium per chart costs seconds each.
+        pio.write_images(
+            [chart.figure for chart in charts],
+            [folder / f"{chart.key}.png" for chart in charts],
+            width=1000,
+            height=500,
+        )
+    except Exception as exc:  # kaleido/Chromium trouble must not lose the HTML report
+        log.warning("PNG export skipped: %s", exc)
+        return
+    shutil.copy(folder / f"{charts[0].key}.png", folder / "preview.png")
 
 
 def _write_index(root: Path) -> None:
