@@ -127,6 +127,21 @@ def _store(settings: Settings, path: Path, rows: list[SpendRow]) -> None:
         con.commit()
 
 
+def changed_files(settings: Settings, paths: list[Path]) -> list[Path]:
+    """Files never loaded, or modified since their last load (what a scheduler should load)."""
+    files = _expand(paths)
+    if not settings.warehouse.exists():
+        return files
+    with writer_lock(settings.warehouse, on_wait=log.info), connect(settings.warehouse) as con:
+        ensure_raw_schema(con)
+        loaded = dict(con.execute("select source_file, max(loaded_at) from raw.marketing_spend group by 1").fetchall())
+    return [
+        path
+        for path in files
+        if path.name not in loaded or datetime.fromtimestamp(path.stat().st_mtime, UTC) > loaded[path.name]
+    ]
+
+
 def load_spend(settings: Settings, paths: list[Path]) -> list[SpendFileResult]:
     """Load each file on its own; a rejected file is reported, never partly loaded."""
     results = []

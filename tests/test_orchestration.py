@@ -85,6 +85,8 @@ def test_whole_graph_materializes_and_the_report_matches_the_marts(
     assert metadata["mau"].value == mau
     checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
     assert checks["growth_accounting_invariants"] and checks["quarantine_share_below_limit"]
+    assert checks["raw_events_fresh"]  # ingested seconds ago
+    assert "daily_volume_within_band" in checks
     assert any(name.startswith("not_null") or name.startswith("unique") for name in checks)  # dbt tests as checks
 
 

@@ -62,3 +62,19 @@ def test_cli_exits_non_zero_when_a_file_is_rejected(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "bad.csv:2: column date" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_changed_files_are_the_new_and_the_modified_ones(tmp_path: Path) -> None:
+    from ingest.spend import changed_files
+
+    settings = Settings(warehouse=tmp_path / "w.duckdb")
+    spend = tmp_path / "spend"
+    spend.mkdir()
+    first, second = spend / "a.csv", spend / "b.csv"
+    for path in (first, second):
+        path.write_text("date,channel,campaign,spend\n2026-03-01,google,x,1\n")
+    assert changed_files(settings, [spend]) == [first, second]
+    load_spend(settings, [spend])
+    assert changed_files(settings, [spend]) == []
+    os.utime(second, (second.stat().st_atime, second.stat().st_mtime + 60))
+    assert changed_files(settings, [spend]) == [second]

@@ -1,5 +1,9 @@
 """Ingest domain: the raw layer (events from Kafka, marketing spend) and its checks."""
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -12,21 +16,77 @@ from dagster import (
 )
 
 from ingest.consumer import run_ingest
-from ingest.spend import load_spend
+from ingest.lock import writer_lock
+from ingest.spend import changed_files, load_spend
+from ingest.warehouse import connect, ensure_raw_schema
 from orchestration.defs.resources import GrowthResource
 
 WAREHOUSE_POOL = "warehouse"  # runs that write the warehouse never overlap
 QUARANTINE_SHARE_LIMIT = 0.05
+FRESHNESS_LIMIT = timedelta(hours=1)
+VOLUME_BAND = (0.5, 2.0)  # last complete day vs the median of the 7 days before it
+
+VOLUME_SQL = """
+with daily as (
+    select cast(timestamp as date) as day, count(*) as events from raw.events group by 1
+),
+last_day as (
+    select max(day) - 1 as day from daily
+)
+select
+    (select events from daily where day = (select day from last_day)) as last_day_events,
+    (select median(events) from daily
+     where day between (select day from last_day) - 7 and (select day from last_day) - 1) as trailing_median,
+    (select day from last_day) as day
+"""
+
+
+def raw_health(warehouse: Path) -> dict[str, Any]:
+    """Last ingest time and the last complete day's volume against its trailing 7-day median."""
+    with writer_lock(warehouse), connect(warehouse) as con:
+        ensure_raw_schema(con)
+        [(last_ingest,)] = con.execute("select max(updated_at) from raw.kafka_offsets").fetchall()
+        [(events, median, day)] = con.execute(VOLUME_SQL).fetchall()
+    return {"last_ingest": last_ingest, "last_day_events": events, "trailing_median": median, "day": day}
+
+
+def _health_checks(health: dict[str, Any]) -> list[AssetCheckResult]:
+    last_ingest = health["last_ingest"]
+    age = datetime.now(UTC) - last_ingest if last_ingest else None
+    events, median = health["last_day_events"], health["trailing_median"]
+    in_band = bool(median) and VOLUME_BAND[0] * median <= (events or 0) <= VOLUME_BAND[1] * median
+    return [
+        AssetCheckResult(
+            check_name="raw_events_fresh",
+            passed=age is not None and age <= FRESHNESS_LIMIT,
+            metadata={"last_ingest": str(last_ingest), "age_minutes": age.total_seconds() / 60 if age else -1},
+        ),
+        AssetCheckResult(
+            check_name="daily_volume_within_band",
+            passed=in_band,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"day": str(health["day"]), "events": events or 0, "trailing_7_day_median": median or 0},
+        ),
+    ]
 
 
 @asset(
     group_name="raw",
     pool=WAREHOUSE_POOL,
     description="raw.events and raw.events_quarantine: the events topic ingested exactly once, until caught up.",
-    check_specs=[AssetCheckSpec("quarantine_share_below_limit", asset="raw_events")],
+    check_specs=[
+        AssetCheckSpec("quarantine_share_below_limit", asset="raw_events"),
+        AssetCheckSpec("raw_events_fresh", asset="raw_events", description="Last ingest within the hour."),
+        AssetCheckSpec(
+            "daily_volume_within_band",
+            asset="raw_events",
+            description="Events of the last complete day within 0.5x-2x of the median of the 7 days before it.",
+        ),
+    ],
 )
 def raw_events(context: AssetExecutionContext, growth: GrowthResource) -> MaterializeResult:
-    summary = run_ingest(growth.settings(), mode="until-caught-up")
+    settings = growth.settings()
+    summary = run_ingest(settings, mode="until-caught-up")
     share = summary.quarantined / summary.records if summary.records else 0.0
     context.log.info(f"ingested {summary.records} records ({summary.quarantined} quarantined)")
     return MaterializeResult(
@@ -43,7 +103,8 @@ def raw_events(context: AssetExecutionContext, growth: GrowthResource) -> Materi
                 passed=share <= QUARANTINE_SHARE_LIMIT,
                 severity=AssetCheckSeverity.WARN,
                 metadata={"quarantine_share": share, "limit": QUARANTINE_SHARE_LIMIT},
-            )
+            ),
+            *_health_checks(raw_health(settings.warehouse)),
         ],
     )
 
@@ -51,11 +112,12 @@ def raw_events(context: AssetExecutionContext, growth: GrowthResource) -> Materi
 @asset(
     group_name="raw",
     pool=WAREHOUSE_POOL,
-    description="raw.marketing_spend: every CSV of the spend directory (reloading a file replaces its rows).",
+    description="raw.marketing_spend: new or changed CSVs of the spend directory (a reload replaces a file's rows).",
 )
 def marketing_spend(growth: GrowthResource) -> MaterializeResult:
     settings = growth.settings()
-    results = load_spend(settings, [settings.spend_dir]) if settings.spend_dir.exists() else []
+    files = changed_files(settings, [settings.spend_dir]) if settings.spend_dir.exists() else []
+    results = load_spend(settings, files)
     rejected = [result.error for result in results if not result.loaded]
     if rejected:
         raise RuntimeError("; ".join(str(error) for error in rejected))

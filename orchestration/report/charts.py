@@ -223,6 +223,14 @@ def acquisition(con: duckdb.DuckDBPyConnection) -> Chart:
         part = df.filter(pl.col("channel") == channel)
         fig.add_bar(x=part["month"], y=part["spend"], name=f"{channel} spend")
         fig.add_scatter(x=part["month"], y=part["cac"], name=f"{channel} CAC", yaxis="y2", mode="lines+markers")
+        fig.add_scatter(
+            x=part["month"],
+            y=part["cost_per_signup"],
+            name=f"{channel} cost per signup",
+            yaxis="y2",
+            mode="lines",
+            line_dash="dot",
+        )
     totals = _frame(con, "select * from marts.fct_acquisition where channel = '(all)' order by month")
     takeaway = (
         f"{totals['month'][-1]:%B %Y} so far: spend {totals['spend'][-1]:,.0f}, {totals['signups'][-1]:,} signups, "
@@ -231,7 +239,7 @@ def acquisition(con: duckdb.DuckDBPyConnection) -> Chart:
         if totals.height
         else "No spend or signups yet."
     )
-    title = "Spend (bars) and CAC (lines) by channel and month"
+    title = "Spend (bars), CAC (lines) and cost per signup (dotted) by channel and month"
     return Chart(
         "acquisition",
         title,
