@@ -234,6 +234,23 @@ def publish(warehouse: Warehouse = None) -> None:
 
 
 @app.command()
+def sql(
+    query: Annotated[str | None, typer.Argument(help="SQL to run; without it, open the duckdb shell.")] = None,
+    output: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Run a read-only query on the analyst snapshot (GROWTH_PUBLISHED)."""
+    from orchestration.sql import open_shell, run_query
+
+    settings = _settings()
+    if output not in ("table", "csv", "json"):
+        raise GrowthError(f"--format must be table, csv or json, not {output!r}")
+    if query is None:
+        open_shell(settings)
+    else:
+        run_query(settings, query, output, out)  # type: ignore[arg-type]
+
+
+@app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     warehouse: Warehouse = None,
@@ -242,7 +259,19 @@ def status(
     kafka_config: KafkaConfig = None,
 ) -> None:
     """Lag, row counts, quarantine by code, freshness of each layer; exit 1 when unhealthy."""
-    _not_yet("status", 6)
+    from orchestration.status import collect_status
+
+    settings = _settings(
+        warehouse=warehouse, bootstrap_servers=bootstrap_servers, topic=topic, kafka_config=kafka_config
+    )
+    report = collect_status(settings)
+    if as_json:
+        out.print_json(json.dumps(report, default=str))
+    else:
+        for key, value in report.items():
+            out.print(f"{key:>22}: {value}", highlight=False)
+    if not report["healthy"]:
+        raise typer.Exit(1)
 
 
 @app.command()
