@@ -1,0 +1,129 @@
+"""Build speed: a realistic raw layer written straight into DuckDB, then `growth build`.
+
+    python benchmarks/build.py [--users 1000000] [--events 50000000]
+
+Writes the raw layer with SQL (no Kafka, so it takes seconds): every user signs up (with a
+campaign touch for most), then has activity events spread over the following months,
+activations, purchases with revenue, anonymous page views and ~1% duplicate retries. The
+stored payload is a stub (`{}`): no model reads it, and 50M full payloads would only
+measure disk. Then it times
+  (a) a baseline single pass: distinct (user, date) counts over raw.events,
+  (b) a full `growth build`,
+  (c) one more day of events (~0.5%) appended, then `growth build` again,
+and prints the times, b/a, c/b and the peak RSS of the dbt processes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# benchmarks/ingest.py shares its name with the `ingest` package: keep this folder off the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import resource
+import tempfile
+import time
+
+from ingest.config import Settings
+from ingest.warehouse import connect, ensure_raw_schema
+from orchestration.build import run_build
+
+EVENTS_SQL = """
+insert into raw.events by name
+with numbered as (
+    select i, hash(i) % {users} as u, hash(i * 7 + 3) as h
+    from range({first}, {last}) as t(i)
+)
+select
+    'm' || i as message_id,
+    case when i < {users} then 'track' when h % 11 = 0 then 'page' else 'track' end as type,
+    case
+        when i < {users} then 'Signed Up'
+        when h % 11 = 0 then null
+        when h % 97 = 0 then 'Order Completed'
+        when h % 89 = 0 then 'Project Created'
+        else 'Task Added'
+    end as event,
+    'u' || (case when i < {users} then i else u end) as user_id,
+    'a' || (case when i < {users} then i else u end) as anonymous_id,
+    timestamp '2025-01-01 00:00:00+00'
+        + to_days(cast(hash(case when i < {users} then i else u end) % {span_days} as integer))
+        + to_seconds(case when i < {users} then 0 else cast(h % (86400 * {active_days}) as bigint) end)
+        + to_days({day_shift}) as timestamp,
+    case when h % 97 = 0 then cast(29 + h % 270 as varchar) end as revenue_raw,
+    case when i < {users} and i % 4 <> 0 then '"' || ['google', 'facebook', 'linkedin'][1 + i % 3] || '"' end
+        as campaign_source_raw,
+    '{{}}' as payload,
+    'bench' as kafka_topic,
+    0 as kafka_partition,
+    i as kafka_offset,
+    now() as ingested_at
+from numbered
+"""
+
+
+def write_raw(warehouse: Path, users: int, events: int, first: int = 0, day_shift: int = 0) -> None:
+    with connect(warehouse) as con:
+        ensure_raw_schema(con)
+        chunk = 5_000_000
+        for start in range(first, first + events, chunk):
+            con.execute(
+                EVENTS_SQL.format(
+                    users=users,
+                    first=start,
+                    last=min(first + events, start + chunk),
+                    span_days=300,
+                    active_days=60,
+                    day_shift=day_shift,
+                )
+            )
+        if first == 0:
+            con.execute(
+                "insert into raw.marketing_spend select date '2025-01-01' + cast(d as integer), c, null, 1000.0, 'bench.csv', 1, now() "
+                "from range(300) t(d), (values ('google'), ('facebook'), ('linkedin')) s(c)"
+            )
+
+
+def timed(label: str, work: object) -> float:
+    started = time.monotonic()
+    work()  # type: ignore[operator]
+    elapsed = time.monotonic() - started
+    print(f"{label}: {elapsed:.1f} s", flush=True)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=50_000_000)
+    parser.add_argument("--dir", type=Path, default=None, help="where to put the warehouse (default: a temp dir)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        settings = Settings(warehouse=Path(tmp) / "warehouse.duckdb")
+        timed(
+            f"write raw layer ({args.users:,} users, {args.events:,} events)",
+            lambda: write_raw(settings.warehouse, args.users, args.events),
+        )
+
+        def baseline() -> None:
+            with connect(settings.warehouse) as con:
+                con.execute(
+                    "select user_id, cast(timestamp as date) as day, count(*) from raw.events group by all"
+                ).fetchall()
+
+        a = timed("(a) baseline distinct (user, date) pass", baseline)
+        b = timed("(b) full growth build", lambda: run_build(settings, quiet=True))
+        extra = args.events // 200
+        timed(
+            f"append one more day ({extra:,} events)",
+            lambda: write_raw(settings.warehouse, args.users, extra, first=args.events, day_shift=1),
+        )
+        c = timed("(c) growth build after the append", lambda: run_build(settings, quiet=True))
+        peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 / 1024
+        print(f"b/a = {b / a:.1f}   c/b = {c / b:.2f}   peak RSS of dbt = {peak_gb:.2f} GB")
+
+
+if __name__ == "__main__":
+    main()
