@@ -170,14 +170,56 @@ class Ingester:
         budget = self.config.batch_max_records - len(self.batch)
         if self.max_events is not None:
             budget = min(budget, self.max_events - self.summary.records - len(self.batch))
+        self.requested = max(1, min(budget, self.poll_size))
         try:
-            self.requested = max(1, min(budget, self.poll_size))
             return self.consumer.poll(timeout_ms=200, max_records=self.requested)
         except OffsetOutOfRangeError as exc:
-            raise GrowthError(
-                f"stored offsets of topic {self.settings.topic} lie outside the broker's log ({exc}): the topic was "
-                "recreated or truncated; records may be missing. Inspect raw.kafka_offsets before resetting them."
-            ) from exc
+            self._reset_out_of_range(exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {})
+            return {}
+
+    def _check_positions(self) -> None:
+        """Catch a position past the log end, which some brokers (Tansu) answer with silence."""
+        beyond = {}
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None and self.consumer.position(tp) > highwater:
+                beyond[tp] = self.consumer.position(tp)
+        if beyond:
+            self._reset_out_of_range(beyond)
+
+    def _reset_out_of_range(self, positions: dict[TopicPartition, int]) -> None:
+        """A stored offset outside the broker's log: say so loudly, then read from the earliest offset.
+
+        Past the log end means the topic was deleted and recreated (or, with the embedded
+        broker, which keeps everything in memory, that the broker restarted); before the log
+        start means retention deleted records before they were ingested. Either way the
+        earliest offset is the only place to go on from. Records of the new log below the
+        stored offset are then skipped by the writer's offset guard, as already stored: right
+        when the producer replayed the log, a loss of new records otherwise, hence the warning.
+        """
+        for tp, offset in positions.items():
+            try:
+                start = self.consumer.beginning_offsets([tp])[tp]
+                end = self.consumer.highwater(tp)
+                end = self.consumer.end_offsets([tp])[tp] if end is None else end
+            except KafkaError:
+                start = end = None
+            if start is not None and offset < start:
+                why = f"retention deleted offsets {offset}..{start - 1} before they were ingested"
+            else:
+                why = f"the topic was recreated (or the broker lost its data); records below {offset} are skipped"
+            log.warning(
+                "topic %s partition %d: stored next offset %d lies outside the broker's log (start %s, end %s): "
+                "%s. Resetting to the earliest offset.",
+                tp.topic,
+                tp.partition,
+                offset,
+                start,
+                end,
+                why,
+            )
+            self.targets.pop(tp, None)
+            self.consumer.seek_to_beginning(tp)
 
     # -- batch ---------------------------------------------------------------------------
 
@@ -302,6 +344,7 @@ class Ingester:
                     break
                 if not polled:
                     self._watch_broker()
+                    self._check_positions()
                 if self.mode == "until-caught-up" and not len(self.batch) and (self._caught_up() or self._idle()):
                     break
             self.flush()

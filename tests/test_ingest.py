@@ -170,11 +170,14 @@ def test_two_ingesters_in_one_group_one_killed_midway(settings: Settings) -> Non
     make_topic(settings, partitions=4)
     total = 8000
     produce(settings, [event(i) for i in range(total)])
-    first = _ingest_process(settings, "--follow")
-    second = _ingest_process(settings, "--follow")
-    time.sleep(6)
+    first = _ingest_process(settings, "--follow", batch=50)
+    second = _ingest_process(settings, "--follow", batch=50)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(stored_rows(settings.warehouse)[0]) < total // 4:
+        time.sleep(0.1)
     first.send_signal(signal.SIGKILL)
     first.wait()
+    assert len(stored_rows(settings.warehouse)[0]) < total  # killed midway, not after the end
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and len(stored_rows(settings.warehouse)[0]) < total:
         time.sleep(1)
@@ -249,3 +252,35 @@ def test_missing_topic_is_a_clear_error(settings: Settings) -> None:
     )
     assert result.returncode == 1
     assert "topic 'no_such_topic' does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def _store_offset(settings: Settings, partition: int, next_offset: int) -> None:
+    with writer_lock(settings.warehouse), connect(settings.warehouse) as con:
+        ensure_raw_schema(con)
+        con.execute(
+            "insert or replace into raw.kafka_offsets values (?, ?, ?, now())", [settings.topic, partition, next_offset]
+        )
+
+
+def test_starts_at_the_stored_offset_and_resets_loudly_when_it_lies_past_the_log(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_topic(settings, partitions=1)
+    produce(settings, [event(i) for i in range(300)])
+    config = IngestConfig(batch_max_records=100)
+    _store_offset(settings, 0, 250)  # as if offsets 0..249 were ingested earlier
+    run_ingest(settings, config=config)
+    assert sorted(o for _, o, _ in stored_rows(settings.warehouse)[0]) == list(range(250, 300))
+    # A stored offset past the log end (the topic was recreated): a warning naming topic,
+    # partition and both offsets, no crash, and nothing below the stored offset written again.
+    _store_offset(settings, 0, 1000)
+    with caplog.at_level("WARNING", logger="ingest.consumer"):
+        run_ingest(settings, config=config)
+    [warning] = [r.getMessage() for r in caplog.records if "outside the broker's log" in r.getMessage()]
+    assert f"topic {settings.topic} partition 0: stored next offset 1000" in warning and "end 300" in warning
+    assert len(stored_rows(settings.warehouse)[0]) == 50
+    # Once the new log passes the stored offset, ingestion goes on from there.
+    produce(settings, [event(i) for i in range(300, 1100)])
+    run_ingest(settings, config=config)
+    offsets = sorted(o for _, o, _ in stored_rows(settings.warehouse)[0])
+    assert offsets == list(range(250, 300)) + list(range(1000, 1100))
