@@ -12,16 +12,17 @@ from orchestration.defs.reports import (
     weekly_report_schedule,
 )
 from orchestration.defs.resources import GrowthResource
+from orchestration.defs.transforms import predictive_ltv
 
 hourly_job = define_asset_job(
     "ingest_build_snapshot_job",
-    selection=AssetSelection.assets(raw_events, marketing_spend, analyst_snapshot)
+    selection=AssetSelection.assets(raw_events, marketing_spend, predictive_ltv, analyst_snapshot)
     | AssetSelection.assets(growth_dbt_models),
 )
 hourly_schedule = ScheduleDefinition(name="hourly_ingest_build_snapshot", job=hourly_job, cron_schedule="0 * * * *")
 
 defs = Definitions(
-    assets=[raw_events, marketing_spend, growth_dbt_models, analyst_snapshot, growth_report],
+    assets=[raw_events, marketing_spend, growth_dbt_models, predictive_ltv, analyst_snapshot, growth_report],
     jobs=[ingest_job, hourly_job, report_job],
     schedules=[ingest_schedule, hourly_schedule, daily_report_schedule, weekly_report_schedule],
     resources={"growth": GrowthResource(), "dbt": dbt_resource()},

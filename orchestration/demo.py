@@ -37,13 +37,14 @@ def _fresh_warehouse(warehouse: Path) -> None:
 
 
 def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: Console) -> Path:
-    """Broker → simulate → ingest → spend → build → publish → report; returns the report path."""
+    """Broker → simulate → ingest → spend → build → predictive LTV → publish → report."""
     from ingest.consumer import run_ingest
     from ingest.simulator import simulate
     from ingest.spend import load_spend
     from orchestration.build import run_build
     from orchestration.publish import publish_snapshot
     from orchestration.report import render_report
+    from transforms.predictive_ltv import build_predictive_ltv
 
     broker = EmbeddedBroker(settings.data_dir)
     broker.stop()
@@ -65,6 +66,7 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: C
         broker.stop()
     _stage(console, "load spend", lambda: load_spend(settings, [settings.spend_dir]))
     _stage(console, "dbt build", lambda: run_build(settings))
+    _stage(console, "predictive LTV (BG/NBD + Gamma-Gamma)", lambda: build_predictive_ltv(settings))
     _stage(console, "publish analyst snapshot", lambda: publish_snapshot(settings))
     report = _stage(console, "growth report", lambda: render_report(settings))
     with duckdb.connect(str(settings.published), read_only=True) as con:

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from ingest.lock import writer_lock
+from ingest.warehouse import connect, ensure_raw_schema
 from orchestration.build import DBT_PROJECT_DIR
 from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.resources import GrowthResource
@@ -19,11 +22,23 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 RAW_ASSETS = {("segment", "events"): "raw_events", ("ads", "marketing_spend"): "marketing_spend"}
 
 
+def _newest_source_mtime() -> float:
+    files = [
+        DBT_PROJECT_DIR / "dbt_project.yml",
+        *DBT_PROJECT_DIR.glob("models/**/*"),
+        *DBT_PROJECT_DIR.glob("macros/**/*"),
+    ]
+    files += [*DBT_PROJECT_DIR.glob("tests/**/*"), *DBT_PROJECT_DIR.glob("seeds/**/*")]
+    return max((path.stat().st_mtime for path in files if path.is_file()), default=0.0)
+
+
 @cache
 def growth_dbt_project() -> DbtProject:
-    """The dbt project, parsed once per process (manifest written on first use)."""
+    """The dbt project, parsed once per process (the manifest is re-parsed when a model,
+    macro, test or dbt_project.yml is newer than it, so a stale manifest never hides a model)."""
     project = DbtProject(project_dir=DBT_PROJECT_DIR, target_path=DBT_PROJECT_DIR / "target")
-    if not project.manifest_path.exists():
+    manifest = project.manifest_path
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
         subprocess.run(
             [
                 DBT_EXECUTABLE,
@@ -58,9 +73,32 @@ class GrowthDbtTranslator(DagsterDbtTranslator):
     pool=WAREHOUSE_POOL,
 )
 def growth_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, growth: GrowthResource) -> Iterator[Any]:
+    """`dbt build` (models and their tests) under the writer lock, on the resource's warehouse.
+
+    dagster-dbt gives every invocation its own target directory (run id + uuid), so
+    concurrent or successive runs never clobber each other's artifacts.
+    """
     settings = growth.settings()
-    os.environ["GROWTH_WAREHOUSE"] = str(settings.warehouse.resolve())
-    yield from dbt.cli(["build"], context=context).stream()
+    with writer_lock(settings.warehouse, on_wait=context.log.warning):
+        with connect(settings.warehouse) as con:
+            ensure_raw_schema(con)  # a fresh warehouse builds (empty marts) instead of failing
+        with _environ(GROWTH_WAREHOUSE=str(settings.warehouse.resolve())):
+            yield from dbt.cli(["build"], context=context).stream()
+
+
+@contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    """Set environment variables for the dbt subprocess only while it runs."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def dbt_resource() -> DbtCliResource:

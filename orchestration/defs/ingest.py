@@ -20,6 +20,7 @@ from ingest.lock import writer_lock
 from ingest.spend import changed_files, load_spend
 from ingest.warehouse import connect, ensure_raw_schema
 from orchestration.defs.resources import GrowthResource
+from orchestration.defs.schedules import cron, timezone
 
 WAREHOUSE_POOL = "warehouse"  # runs that write the warehouse never overlap
 QUARANTINE_SHARE_LIMIT = 0.05
@@ -125,4 +126,9 @@ def marketing_spend(growth: GrowthResource) -> MaterializeResult:
 
 
 ingest_job = define_asset_job("ingest_job", selection=["raw_events", "marketing_spend"])
-ingest_schedule = ScheduleDefinition(name="ingest_every_15_minutes", job=ingest_job, cron_schedule="*/15 * * * *")
+ingest_schedule = ScheduleDefinition(
+    name="ingest_every_15_minutes",
+    job=ingest_job,
+    cron_schedule=cron("GROWTH_INGEST_CRON"),
+    execution_timezone=timezone(),
+)

@@ -1,21 +1,26 @@
 """Reports domain: the analyst snapshot and the growth report, with their schedules."""
 
 import base64
+from pathlib import Path
 from typing import Any
 
+import duckdb
 from dagster import (
     AssetCheckResult,
-    AssetCheckSpec,
+    AssetExecutionContext,
     AssetKey,
     MaterializeResult,
     MetadataValue,
     ScheduleDefinition,
     asset,
+    asset_check,
     define_asset_job,
 )
 
+from ingest.lock import writer_lock
 from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.resources import GrowthResource
+from orchestration.defs.schedules import cron, timezone
 from orchestration.publish import publish_snapshot
 from orchestration.report import headline_numbers, render_report
 
@@ -48,46 +53,77 @@ def analyst_snapshot(growth: GrowthResource) -> MaterializeResult:
     return MaterializeResult(metadata={"path": MetadataValue.path(str(path))})
 
 
+GROWTH_ACCOUNTING_VIOLATIONS_SQL = """
+select count(*) from (
+    select *, lag(active_users) over (partition by grain order by period_start) as previous
+    from marts.fct_growth_accounting
+) where active_users <> new_users + retained_users + resurrected_users
+     or (previous is not null and previous <> retained_users + churned_users)
+     or (previous is null and churned_users <> 0)
+"""
+
+
+@asset_check(
+    asset=AssetKey(["marts", "fct_growth_accounting"]),
+    pool=WAREHOUSE_POOL,
+    description="active = new + retained + resurrected, and last period's active = retained + churned (metrics.md).",
+)
+def growth_accounting_invariants(growth: GrowthResource) -> AssetCheckResult:
+    warehouse = growth.settings().warehouse
+    with writer_lock(warehouse), duckdb.connect(str(warehouse), read_only=True) as con:
+        [(violations,)] = con.execute(GROWTH_ACCOUNTING_VIOLATIONS_SQL).fetchall()
+        [(rows,)] = con.execute("select count(*) from marts.fct_growth_accounting").fetchall()
+    return AssetCheckResult(passed=violations == 0, metadata={"violations": violations, "rows": rows})
+
+
 @asset(
     group_name="analysts",
     deps=[analyst_snapshot],
-    description="The HTML growth report with Plotly charts, rendered from the analyst snapshot.",
-    check_specs=[AssetCheckSpec("growth_accounting_invariants", asset="growth_report")],
+    description="The HTML growth report with Plotly charts, rendered from the analyst snapshot "
+    "(runs tagged report=weekly write reports/<date>-weekly/).",
 )
-def growth_report(growth: GrowthResource) -> MaterializeResult:
-    import duckdb
-
+def growth_report(context: AssetExecutionContext, growth: GrowthResource) -> MaterializeResult:
     settings = growth.settings()
-    path = render_report(settings)
+    weekly = context.run.tags.get("report") == "weekly"
+    path = render_report(settings, weekly=weekly)
     with duckdb.connect(str(settings.published), read_only=True) as con:
         numbers = headline_numbers(con)
-        [(violations,)] = con.execute(
-            """
-            select count(*) from (
-                select *, lag(active_users) over (partition by grain order by period_start) as previous
-                from marts.fct_growth_accounting
-            ) where active_users <> new_users + retained_users + resurrected_users
-                 or (previous is not null and previous <> retained_users + churned_users)
-            """
-        ).fetchall()
-    preview = path.parent / "preview.png"
+    context.log.info(f"growth report written to {path}")
+    return MaterializeResult(metadata=report_metadata(path, numbers))
+
+
+def report_metadata(path: Path, numbers: dict[str, Any]) -> dict[str, Any]:
+    """What the Dagster UI shows: the path, the headline numbers and a preview image."""
     metadata: dict[str, Any] = {
         "path": MetadataValue.path(str(path)),
         **{key: value for key, value in numbers.items() if value is not None},
     }
+    rows = "".join(
+        f"| {key} | {value:,.2f} |\n" if isinstance(value, float) else f"| {key} | {value} |\n"
+        for key, value in numbers.items()
+        if value is not None
+    )
+    summary = f"**Growth report** `{path}`\n\n| headline | value |\n|---|---|\n{rows}"
+    preview = path.parent / "preview.png"
     if preview.exists():
         encoded = base64.b64encode(preview.read_bytes()).decode()
-        metadata["preview"] = MetadataValue.md(f"![preview](data:image/png;base64,{encoded})")
-    return MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            AssetCheckResult(
-                check_name="growth_accounting_invariants", passed=violations == 0, metadata={"violations": violations}
-            )
-        ],
-    )
+        metadata["preview"] = MetadataValue.md(f"{summary}\n![preview](data:image/png;base64,{encoded})")
+    else:
+        metadata["preview"] = MetadataValue.md(f"{summary}\n_No preview image: PNG export needs Chromium._")
+    return metadata
 
 
 report_job = define_asset_job("report_job", selection=["growth_report"])
-daily_report_schedule = ScheduleDefinition(name="daily_report", job=report_job, cron_schedule="0 7 * * *")
-weekly_report_schedule = ScheduleDefinition(name="weekly_report", job=report_job, cron_schedule="0 7 * * 1")
+daily_report_schedule = ScheduleDefinition(
+    name="daily_report",
+    job=report_job,
+    cron_schedule=cron("GROWTH_DAILY_REPORT_CRON"),
+    execution_timezone=timezone(),
+)
+weekly_report_schedule = ScheduleDefinition(
+    name="weekly_report",
+    job=report_job,
+    cron_schedule=cron("GROWTH_WEEKLY_REPORT_CRON"),
+    execution_timezone=timezone(),
+    tags={"report": "weekly"},
+)

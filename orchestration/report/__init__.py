@@ -81,13 +81,18 @@ def _kpis(numbers: dict[str, float | int | str | None]) -> str:
     return '<div class="headline">' + "".join(f'<div class="kpi">{k}<b>{v}</b></div>' for k, v in items) + "</div>"
 
 
-def render_report(settings: Settings, out_dir: Path | None = None) -> Path:
-    """Write today's report from the analyst snapshot; returns the path of its index.html."""
+def render_report(settings: Settings, out_dir: Path | None = None, *, weekly: bool = False) -> Path:
+    """Write today's report from the analyst snapshot; returns the path of its index.html.
+
+    The report goes to ``<out>/<date>/index.html`` (``<date>-weekly`` for the weekly run),
+    is copied to ``<out>/latest/``, and ``<out>/index.html`` lists every past report.
+    """
     snapshot = settings.published
     if not snapshot.exists():
         raise GrowthError(f"no analyst snapshot at {snapshot}: run `growth build` and `growth publish` first")
     root = out_dir or settings.report_dir
     generated = datetime.now(UTC)
+    name = "Weekly growth report" if weekly else "Growth report"
     with duckdb.connect(str(snapshot), read_only=True) as con:
         numbers = headline_numbers(con)
         charts = [build(con) for build in CHARTS]
@@ -95,12 +100,13 @@ def render_report(settings: Settings, out_dir: Path | None = None) -> Path:
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Growth report {numbers['as_of'] or ''}</title><style>{STYLE}</style></head><body>"
-        f'<h1>Growth report</h1><p class="meta">Data up to {numbers["as_of"] or "n/a"}; generated '
+        f"<title>{name} {numbers['as_of'] or ''}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{name}</h1>"
+        f'<p class="meta">Data up to {numbers["as_of"] or "n/a"}; generated '
         f"{generated:%Y-%m-%d %H:%M} UTC from the analyst snapshot. Hatched bars and open markers are "
         f"incomplete periods.</p>{_kpis(numbers)}{sections}</body></html>"
     )
-    folder = root / generated.strftime("%Y-%m-%d")
+    folder = root / (generated.strftime("%Y-%m-%d") + ("-weekly" if weekly else ""))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
     path.write_text(page, encoding="utf-8")

@@ -295,6 +295,35 @@ def channel_economics(con: duckdb.DuckDBPyConnection) -> Chart:
     return Chart("economics", title, takeaway, _layout(fig, title, yaxis2={"overlaying": "y", "side": "right"}))
 
 
+def predicted_ltv(con: duckdb.DuckDBPyConnection) -> Chart:
+    title = "Predicted LTV (revenue so far + expected 12 months) and predicted LTV:CAC by channel"
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_name = 'fct_channel_predicted_ltv'"
+    ).fetchall()[0][0]
+    fig = go.Figure()
+    if not exists:
+        return Chart("predicted_ltv", title, "Predictive LTV has not been computed yet.", _layout(fig, title))
+    df = _frame(con, "select * from marts.fct_channel_predicted_ltv order by channel")
+    fig.add_bar(x=df["channel"], y=df["mean_predicted_ltv"], name="mean predicted LTV")
+    fig.add_scatter(
+        x=df["channel"],
+        y=df["predicted_ltv_cac_ratio"],
+        name="predicted LTV:CAC",
+        yaxis="y2",
+        mode="markers",
+        marker_size=12,
+    )
+    ranked = df.filter(pl.col("predicted_ltv_cac_ratio").is_not_null() & (pl.col("channel") != "(all)"))
+    ranked = ranked.sort("predicted_ltv_cac_ratio")
+    takeaway = (
+        f"Predicted LTV:CAC best for {ranked['channel'][-1]} ({ranked['predicted_ltv_cac_ratio'][-1]:.1f}), "
+        f"worst for {ranked['channel'][0]} ({ranked['predicted_ltv_cac_ratio'][0]:.1f})."
+        if ranked.height
+        else "No paid channel to compare yet."
+    )
+    return Chart("predicted_ltv", title, takeaway, _layout(fig, title, yaxis2={"overlaying": "y", "side": "right"}))
+
+
 def engagement(con: duckdb.DuckDBPyConnection) -> Chart:
     df = _frame(con, "select * from marts.fct_engagement_daily order by session_date")
     fig = go.Figure()
@@ -323,5 +352,6 @@ CHARTS: tuple[Callable[[duckdb.DuckDBPyConnection], Chart], ...] = (
     acquisition,
     ltv_curves,
     channel_economics,
+    predicted_ltv,
     engagement,
 )
