@@ -37,6 +37,21 @@ NOT_YET_STORED = """
 """
 
 
+def _forgotten_filter(con: duckdb.DuckDBPyConnection) -> str:
+    """Seam for `growth forget` (issue #6): ids listed in raw.forgotten_ids are not stored again.
+
+    Forgetting deletes what is stored; a producer may still send events of a forgotten user
+    later. If the forget command keeps its ids in ``raw.forgotten_ids(id varchar)``, such
+    events are skipped here (their offsets still advance). Without that table: no filter.
+    """
+    found = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'forgotten_ids'"
+    ).fetchone()
+    if not found or not found[0]:
+        return ""
+    return "and not exists (select 1 from raw.forgotten_ids f where f.id in (b.user_id, b.anonymous_id, b.previous_id))"
+
+
 def read_offsets(warehouse: Path, topic: str) -> dict[int, int]:
     """Stored next offsets per partition of ``topic`` (empty for a new warehouse)."""
     if not warehouse.exists():
@@ -103,6 +118,7 @@ def _write(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[Partition, int]
             select b.* exclude (payload), b.payload::json as payload, ?::timestamptz as ingested_at
             from batch_events b
             {NOT_YET_STORED}
+            {_forgotten_filter(con)}
             """,
             [batch.ingested_at],
         )
