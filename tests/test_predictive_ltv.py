@@ -35,7 +35,8 @@ def test_too_few_repeat_buyers_gives_defined_values(tmp_path: Path) -> None:
         channels = dict(
             (row[0], row[1:])
             for row in con.execute(
-                "select channel, users, mean_predicted_ltv, predicted_ltv_cac_ratio from marts.fct_channel_predicted_ltv"
+                "select channel, users, mean_predicted_ltv, predicted_ltv_cac_ratio "
+                "from marts.fct_channel_predicted_ltv"
             ).fetchall()
         )
     # One repeat buyer cannot fit the models: no future revenue is predicted for anyone.
