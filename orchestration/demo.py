@@ -18,6 +18,7 @@ from rich.console import Console
 
 from ingest.broker import DEFAULT_PORT, EmbeddedBroker, free_port, port_is_open
 from ingest.config import Settings
+from ingest.errors import GrowthError
 from orchestration.report import headline_numbers
 
 T = TypeVar("T")
@@ -31,9 +32,26 @@ def _stage(console: Console, title: str, work: Callable[[], T]) -> T:
     return result
 
 
+DEMO_MARKER = "growth_demo_warehouse"
+
+
 def _fresh_warehouse(warehouse: Path) -> None:
+    """Start from an empty file, but never delete a warehouse the demo did not create."""
+    if warehouse.exists():
+        with duckdb.connect(str(warehouse)) as con:
+            made_by_demo = con.execute(
+                "select count(*) from information_schema.tables where table_name = ?", [DEMO_MARKER]
+            ).fetchall()[0][0]
+        if not made_by_demo:
+            raise GrowthError(
+                f"refusing to replace {warehouse}: it was not created by `growth demo`; "
+                "point the demo elsewhere with --warehouse"
+            )
     for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
         path.unlink(missing_ok=True)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"create table main.{DEMO_MARKER} as select now() as created_at")
 
 
 def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: Console) -> Path:
@@ -46,13 +64,13 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: C
     from orchestration.report import render_report
     from transforms.predictive_ltv import build_predictive_ltv
 
+    _fresh_warehouse(settings.warehouse)
     broker = EmbeddedBroker(settings.data_dir)
     broker.stop()
     port = DEFAULT_PORT if not port_is_open(DEFAULT_PORT) else free_port()
     info = broker.start(port)
     console.print(f"embedded broker on {info.bootstrap_servers} (pid {info.pid})")
     settings = settings.with_bootstrap(info.bootstrap_servers)
-    _fresh_warehouse(settings.warehouse)
     try:
         sim = _stage(
             console,
