@@ -14,7 +14,7 @@ import duckdb
 import plotly.graph_objects as go
 import polars as pl
 
-INCOMPLETE = {"pattern": {"shape": "/"}, "opacity": 0.45}
+SECONDARY_AXIS = {"overlaying": "y", "side": "right"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,17 @@ def _layout(fig: go.Figure, title: str, **kwargs: object) -> go.Figure:
     }
     fig.update_layout(**(layout | kwargs))
     return fig
+
+
+def _best_and_worst(df: pl.DataFrame, column: str, label: str) -> str | None:
+    """'Best <label> X (..), worst Y (..)' over the real channels, or None when none has a value."""
+    ranked = df.filter(pl.col(column).is_not_null() & (pl.col("channel") != "(all)")).sort(column)
+    if not ranked.height:
+        return None
+    return (
+        f"Best {label} {ranked['channel'][-1]} ({ranked[column][-1]:.1f}), "
+        f"worst {ranked['channel'][0]} ({ranked[column][0]:.1f})."
+    )
 
 
 def active_users(con: duckdb.DuckDBPyConnection) -> Chart:
@@ -164,7 +175,7 @@ def growth_accounting(con: duckdb.DuckDBPyConnection) -> Chart:
         "growth_accounting",
         title,
         takeaway,
-        _layout(fig, title, barmode="relative", yaxis2={"overlaying": "y", "side": "right"}),
+        _layout(fig, title, barmode="relative", yaxis2=SECONDARY_AXIS),
     )
 
 
@@ -244,7 +255,7 @@ def acquisition(con: duckdb.DuckDBPyConnection) -> Chart:
         "acquisition",
         title,
         takeaway,
-        _layout(fig, title, barmode="stack", yaxis2={"overlaying": "y", "side": "right"}),
+        _layout(fig, title, barmode="stack", yaxis2=SECONDARY_AXIS),
     )
 
 
@@ -284,15 +295,11 @@ def channel_economics(con: duckdb.DuckDBPyConnection) -> Chart:
         x=df["channel"], y=df["payback_months"], name="payback (months)", yaxis="y2", mode="markers", marker_size=12
     )
     fig.add_bar(x=df["channel"], y=df["cost_per_signup"], name="cost per signup", visible="legendonly")
-    ranked = df.filter(pl.col("ltv_cac_ratio").is_not_null() & (pl.col("channel") != "(all)")).sort("ltv_cac_ratio")
-    takeaway = (
-        f"Best LTV:CAC {ranked['channel'][-1]} ({ranked['ltv_cac_ratio'][-1]:.1f}), worst {ranked['channel'][0]} "
-        f"({ranked['ltv_cac_ratio'][0]:.1f})."
-        if ranked.height
-        else "No channel has users old enough for the LTV horizon yet (LTV:CAC n/a); payback uses the months observed."
+    takeaway = _best_and_worst(df, "ltv_cac_ratio", "LTV:CAC") or (
+        "No channel has users old enough for the LTV horizon yet (LTV:CAC n/a); payback uses the months observed."
     )
     title = "LTV:CAC and payback by channel"
-    return Chart("economics", title, takeaway, _layout(fig, title, yaxis2={"overlaying": "y", "side": "right"}))
+    return Chart("economics", title, takeaway, _layout(fig, title, yaxis2=SECONDARY_AXIS))
 
 
 def predicted_ltv(con: duckdb.DuckDBPyConnection) -> Chart:
@@ -313,15 +320,8 @@ def predicted_ltv(con: duckdb.DuckDBPyConnection) -> Chart:
         mode="markers",
         marker_size=12,
     )
-    ranked = df.filter(pl.col("predicted_ltv_cac_ratio").is_not_null() & (pl.col("channel") != "(all)"))
-    ranked = ranked.sort("predicted_ltv_cac_ratio")
-    takeaway = (
-        f"Predicted LTV:CAC best for {ranked['channel'][-1]} ({ranked['predicted_ltv_cac_ratio'][-1]:.1f}), "
-        f"worst for {ranked['channel'][0]} ({ranked['predicted_ltv_cac_ratio'][0]:.1f})."
-        if ranked.height
-        else "No paid channel to compare yet."
-    )
-    return Chart("predicted_ltv", title, takeaway, _layout(fig, title, yaxis2={"overlaying": "y", "side": "right"}))
+    takeaway = _best_and_worst(df, "predicted_ltv_cac_ratio", "predicted LTV:CAC") or "No paid channel to compare yet."
+    return Chart("predicted_ltv", title, takeaway, _layout(fig, title, yaxis2=SECONDARY_AXIS))
 
 
 def engagement(con: duckdb.DuckDBPyConnection) -> Chart:
@@ -340,7 +340,7 @@ def engagement(con: duckdb.DuckDBPyConnection) -> Chart:
         else "No sessions yet."
     )
     title = "Sessions and session length"
-    return Chart("engagement", title, takeaway, _layout(fig, title, yaxis2={"overlaying": "y", "side": "right"}))
+    return Chart("engagement", title, takeaway, _layout(fig, title, yaxis2=SECONDARY_AXIS))
 
 
 CHARTS: tuple[Callable[[duckdb.DuckDBPyConnection], Chart], ...] = (
