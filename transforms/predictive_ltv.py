@@ -25,9 +25,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
+import yaml  # type: ignore[import-untyped]
 
 from ingest.config import Settings
 from ingest.lock import writer_lock
@@ -36,8 +39,7 @@ from transforms.clv_models import fit_bgnbd, fit_gamma_gamma
 
 log = logging.getLogger(__name__)
 DAYS_PER_MONTH = 365.25 / 12
-DEFAULT_HORIZON_MONTHS = 12
-DEFAULT_PURCHASE_EVENT = "Order Completed"
+DBT_PROJECT_FILE = Path(__file__).resolve().parent.parent / "dbt_project" / "dbt_project.yml"
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,16 @@ RFM_SQL = """
 with purchase_days as (
     select user_key, event_date as day, sum(revenue) as revenue
     from intermediate.int_events_attributed
-    where event_type = 'track' and event_name = ? and revenue > 0 and user_key is not null
+    where event_type = 'track' and event_name = $purchase_event and revenue > 0 and user_key is not null
+      and event_date <= $as_of
     group by 1, 2
+),
+revenue_to_date as (
+    -- lifetime_revenue of dim_users (all revenue of track events), counted up to as_of
+    select user_key, sum(revenue) as revenue
+    from intermediate.int_events_attributed
+    where event_type = 'track' and user_key is not null and event_date <= $as_of
+    group by 1
 ),
 ranked as (
     select *, row_number() over (partition by user_key order by day) as n from purchase_days
@@ -62,15 +72,17 @@ ranked as (
 select
     users.user_key,
     users.acquisition_channel,
-    users.lifetime_revenue,
+    coalesce(any_value(revenue_to_date.revenue), 0) as lifetime_revenue,
     count(ranked.day) as purchase_days,
     coalesce(count(ranked.day) - 1, 0) as frequency,
     coalesce(date_diff('day', min(ranked.day), max(ranked.day)) / 7.0, 0) as recency_weeks,
-    coalesce(date_diff('day', min(ranked.day), ?::date) / 7.0, 0) as age_weeks,
+    coalesce(date_diff('day', min(ranked.day), $as_of) / 7.0, 0) as age_weeks,
     coalesce(avg(ranked.revenue) filter (where ranked.n > 1), 0) as repeat_mean_value
 from marts.dim_users as users
 left join ranked on ranked.user_key = users.user_key
-group by 1, 2, 3
+left join revenue_to_date on revenue_to_date.user_key = users.user_key
+where users.signup_date <= $as_of
+group by 1, 2
 """
 
 
@@ -99,12 +111,28 @@ def _predict(rfm: pl.DataFrame, horizon_weeks: float) -> pl.DataFrame:
     ).with_columns((pl.col("lifetime_revenue") + pl.col("expected_revenue")).alias("predicted_ltv"))
 
 
-def build_predictive_ltv(settings: Settings, *, horizon_months: int | None = None) -> PredictiveLtvSummary:
-    """Fit on the warehouse's purchase history and (re)write both predictive marts."""
-    horizon = horizon_months or DEFAULT_HORIZON_MONTHS
+def dbt_var_default(name: str) -> Any:
+    """The default of a dbt var as declared in dbt_project.yml (the vars the marts were built with)."""
+    return yaml.safe_load(DBT_PROJECT_FILE.read_text())["vars"][name]
+
+
+def build_predictive_ltv(
+    settings: Settings, *, horizon_months: int | None = None, as_of: date | None = None
+) -> PredictiveLtvSummary:
+    """Fit on the purchase history up to ``as_of`` and (re)write both predictive marts.
+
+    ``as_of`` (default ``data_end_date``) ends the observation: later events are ignored and
+    only users signed up by then are predicted, so a holdout can be fitted on the past alone.
+    ``horizon_months`` defaults to the dbt var ``ltv_horizon_months``.
+    """
+    horizon = int(horizon_months if horizon_months is not None else dbt_var_default("ltv_horizon_months"))
+    purchase_event = str(dbt_var_default("purchase_event"))
     with writer_lock(settings.warehouse, on_wait=log.info), connect(settings.warehouse) as con:
-        [(as_of,)] = con.execute("select data_end_date from intermediate.int_reporting_period").fetchall()
-        rfm = pl.from_arrow(con.sql(RFM_SQL, params=[DEFAULT_PURCHASE_EVENT, as_of]).to_arrow_table())
+        if as_of is None:
+            [(as_of,)] = con.execute("select data_end_date from intermediate.int_reporting_period").fetchall()
+        rfm = pl.from_arrow(
+            con.sql(RFM_SQL, params={"purchase_event": purchase_event, "as_of": as_of}).to_arrow_table()
+        )
         assert isinstance(rfm, pl.DataFrame)
         users = _predict(rfm, horizon * DAYS_PER_MONTH / 7)
         con.register("predicted", users.to_arrow())
