@@ -18,8 +18,9 @@ from ingest.spend import load_spend
 from orchestration.build import run_build
 from orchestration.publish import publish_snapshot
 from orchestration.report import render_report
-from orchestration.report.charts import CHARTS
+from orchestration.report.charts import CHARTS, acquisition, growth_accounting, retention_heatmap
 
+END = date(2026, 5, 27)  # a Wednesday: the last week and month are incomplete
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
     "--headless",
@@ -45,7 +46,7 @@ def report(tmp_path_factory: pytest.TempPathFactory, broker) -> tuple[Settings, 
         report_dir=root / "reports",
         published=root / "data" / "published" / "warehouse.duckdb",
     )
-    simulate(settings, users=150, days=60, seed=5, end_date=date(2026, 5, 31), show_progress=False)
+    simulate(settings, users=150, days=60, seed=5, end_date=END, show_progress=False)
     run_ingest(settings)
     load_spend(settings, [settings.spend_dir])
     run_build(settings, quiet=True)
@@ -68,9 +69,37 @@ def test_report_files_and_headline_numbers_equal_the_marts(report: tuple[Setting
             "select mau, dau, activity_date from marts.fct_daily_active_users order by activity_date desc limit 1"
         ).fetchall()
         [(users,)] = con.execute("select count(*) from marts.dim_users").fetchall()
-    assert as_of == date(2026, 5, 31)
+    assert as_of == END
     assert f"MAU<b>{mau:,}</b>" in page and f"DAU<b>{dau:,}</b>" in page and f"Users<b>{users:,}</b>" in page
-    assert f"MAU {mau:,} on 2026-05-31" in page
+    assert f"MAU {mau:,} on {END}" in page
+    assert page.count('<p class="takeaway">') == len(CHARTS)  # one computed takeaway per chart
+
+
+def test_incomplete_periods_are_marked_not_shown_as_drops(report: tuple[Settings, Path]) -> None:
+    settings, _ = report
+    with duckdb.connect(str(settings.published), read_only=True) as con:
+        # data ends on Wednesday 2026-05-27: May and the week of 2026-05-25 are still running
+        months = acquisition(con)
+        bars = [trace for trace in months.figure.data if trace.type == "bar"]
+        assert bars and all(list(bar.marker.pattern.shape)[-1] == "/" for bar in bars)  # May hatched
+        assert all(set(list(bar.marker.pattern.shape)[:-1]) <= {""} for bar in bars)  # earlier months solid
+        assert "May 2026 so far (month still running, hatched)" in months.takeaway
+        weeks = growth_accounting(con)
+        [(open_weeks,)] = con.execute(
+            "select count(*) from marts.fct_growth_accounting where grain = 'week' and not is_complete"
+        ).fetchall()
+        hatched = [shape for shape in weeks.figure.data[0].marker.pattern.shape if shape == "/"]
+        assert open_weeks == 1 and len(hatched) == open_weeks
+        assert "Week of 2026-05-18" in weeks.takeaway  # the takeaway speaks of the last complete week
+        retention = retention_heatmap(con)
+        [(open_cells,)] = con.execute(
+            "select count(*) from marts.fct_retention where grain = 'week' and not is_complete "
+            "and cohort_start >= date '2026-05-25' - interval 12 week"
+        ).fetchall()
+        assert open_cells > 0  # the last cohorts' current week is still running...
+        z = retention.figure.data[0].z
+        blanks = sum(value is None for row in z for value in row)
+        assert blanks >= open_cells  # ...and is left blank, not drawn as a drop to a low rate
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it when run as root)")

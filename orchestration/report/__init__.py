@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import plotly.graph_objects as go
 import plotly.io as pio
 
 from ingest.config import Settings
@@ -24,7 +25,8 @@ from orchestration.report.charts import CHARTS, Chart
 log = logging.getLogger(__name__)
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:12px}
-h1{font-size:1.6rem} .chart{margin:28px 0;border-top:1px solid #eee;padding-top:8px}
+h1{font-size:1.6rem} .chart{margin:28px 0;border-top:1px solid #eee;padding-top:8px;overflow:hidden}
+@media (max-width:600px){h2{font-size:1.15rem} .takeaway{font-size:.95rem} body{padding:6px}}
 .takeaway{font-size:1.05rem;font-weight:600;margin:4px 0 0} .meta{color:#666;font-size:.9rem}
 .headline{display:flex;flex-wrap:wrap;gap:12px} .kpi{background:#f5f7fa;border-radius:8px;padding:10px 14px}
 .kpi b{display:block;font-size:1.3rem}
@@ -54,8 +56,10 @@ def headline_numbers(con: duckdb.DuckDBPyConnection) -> dict[str, float | int | 
 
 
 def _section(chart: Chart, first: bool) -> str:
+    # The section's <h2> carries the title; the PNG exports keep the figure's own title.
+    figure = go.Figure(chart.figure).update_layout(title=None, margin_t=40)
     body = pio.to_html(
-        chart.figure,
+        figure,
         full_html=False,
         include_plotlyjs=first,
         config={"responsive": True, "displaylogo": False},

@@ -62,6 +62,16 @@ def active_users(con: duckdb.DuckDBPyConnection) -> Chart:
     for column, name in (("dau", "DAU"), ("wau", "WAU"), ("mau", "MAU")):
         fig.add_scatter(x=df["activity_date"], y=df[column], name=name, mode="lines")
     fig.add_scatter(x=df["activity_date"], y=df["stickiness"], name="stickiness (DAU/MAU)", yaxis="y2", mode="lines")
+    if df.height > 29:
+        fig.add_vrect(
+            x0=df["activity_date"][0],
+            x1=df["activity_date"][29],
+            fillcolor="#999",
+            opacity=0.12,
+            line_width=0,
+            annotation_text="MAU window filling",
+            annotation_position="top left",
+        )
     last = df.row(-1, named=True) if df.height else None
     takeaway = (
         f"MAU {last['mau']:,} on {last['activity_date']}; DAU {last['dau']:,}; stickiness {_pct(last['stickiness'])}"
@@ -227,35 +237,76 @@ def funnel(con: duckdb.DuckDBPyConnection) -> Chart:
     return Chart("funnel", title, takeaway, _layout(fig, title, barmode="group"))
 
 
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+
+
+def _incomplete_months(con: duckdb.DuckDBPyConnection) -> set[object]:
+    """Months still running at data_end_date, as the growth-accounting mart marks them."""
+    rows = con.execute(
+        "select period_start from marts.fct_growth_accounting where grain = 'month' and not is_complete"
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
 def acquisition(con: duckdb.DuckDBPyConnection) -> Chart:
     df = _frame(con, "select * from marts.fct_acquisition where channel <> '(all)' order by month, channel")
+    running = _incomplete_months(con)
     fig = go.Figure()
-    for channel in df["channel"].unique().sort().to_list():
+    for index, channel in enumerate(df["channel"].unique().sort().to_list()):
         part = df.filter(pl.col("channel") == channel)
-        fig.add_bar(x=part["month"], y=part["spend"], name=f"{channel} spend")
-        fig.add_scatter(x=part["month"], y=part["cac"], name=f"{channel} CAC", yaxis="y2", mode="lines+markers")
+        color = PALETTE[index % len(PALETTE)]
+        group = {"legendgroup": channel, "marker_color": color}
+        fig.add_bar(
+            x=part["month"],
+            y=part["spend"],
+            name=channel,
+            marker_pattern_shape=["/" if month in running else "" for month in part["month"]],
+            hovertemplate=f"{channel} spend %{{y:,.0f}}<extra></extra>",
+            **group,
+        )
+        fig.add_scatter(
+            x=part["month"],
+            y=part["cac"],
+            name=f"{channel} CAC",
+            yaxis="y2",
+            mode="lines+markers",
+            showlegend=False,
+            line_color=color,
+            **group,
+        )
         fig.add_scatter(
             x=part["month"],
             y=part["cost_per_signup"],
             name=f"{channel} cost per signup",
             yaxis="y2",
             mode="lines",
-            line_dash="dot",
+            line={"dash": "dot", "color": color},
+            showlegend=False,
+            legendgroup=channel,
         )
     totals = _frame(con, "select * from marts.fct_acquisition where channel = '(all)' order by month")
-    takeaway = (
-        f"{totals['month'][-1]:%B %Y} so far: spend {totals['spend'][-1]:,.0f}, {totals['signups'][-1]:,} signups, "
-        f"cost per signup {totals['cost_per_signup'][-1] or 0:,.2f}, CAC {totals['cac'][-1] or 0:,.2f} "
-        "(the current month is incomplete)."
-        if totals.height
-        else "No spend or signups yet."
-    )
+    if totals.height:
+        last = totals.row(-1, named=True)
+        status = "so far (month still running, hatched)" if last["month"] in running else "(complete month)"
+        takeaway = (
+            f"{last['month']:%B %Y} {status}: spend {last['spend']:,.0f}, {last['signups']:,} signups, "
+            f"cost per signup {last['cost_per_signup'] or 0:,.2f}, CAC {last['cac'] or 0:,.2f}."
+        )
+    else:
+        takeaway = "No spend or signups yet."
     title = "Spend (bars), CAC (lines) and cost per signup (dotted) by channel and month"
     return Chart(
         "acquisition",
         title,
         takeaway,
-        _layout(fig, title, barmode="stack", yaxis2=SECONDARY_AXIS),
+        _layout(
+            fig,
+            title,
+            barmode="stack",
+            xaxis={"dtick": "M1", "tickformat": "%b %Y"},
+            yaxis={"title": "spend", "rangemode": "tozero"},
+            yaxis2={"overlaying": "y", "side": "right", "title": "CAC / cost per signup", "rangemode": "tozero"},
+        ),
     )
 
 
