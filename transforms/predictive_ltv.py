@@ -74,7 +74,7 @@ select
     users.acquisition_channel,
     coalesce(any_value(revenue_to_date.revenue), 0) as lifetime_revenue,
     count(ranked.day) as purchase_days,
-    coalesce(count(ranked.day) - 1, 0) as frequency,
+    greatest(count(ranked.day) - 1, 0) as frequency,
     coalesce(date_diff('day', min(ranked.day), max(ranked.day)) / 7.0, 0) as recency_weeks,
     coalesce(date_diff('day', min(ranked.day), $as_of) / 7.0, 0) as age_weeks,
     coalesce(avg(ranked.revenue) filter (where ranked.n > 1), 0) as repeat_mean_value
