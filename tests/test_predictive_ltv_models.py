@@ -101,3 +101,12 @@ def test_gamma_gamma_expected_value_shrinks_toward_the_population_mean() -> None
     assert values[0] == pytest.approx(600.0)  # no repeat purchase: the population mean
     # p (v + x m) / (p x + q - 1) by hand: x = 1 -> 6 * 400 / 9; x = 50 -> 6 * 5300 / 303.
     assert values[1] == pytest.approx(6 * 400 / 9) and values[2] == pytest.approx(6 * 5300 / 303)
+
+
+def test_expected_purchases_are_continuous_through_a_equal_to_one() -> None:
+    x, t_x, age = np.array([0.0, 3.0]), np.array([0.0, 20.0]), np.array([30.0, 40.0])
+    at_one = BgNbd(0.6, 20.0, 1.0, 4.0).expected_purchases(60.0, x, t_x, age)
+    below = BgNbd(0.6, 20.0, 1.0 - 1e-4, 4.0).expected_purchases(60.0, x, t_x, age)
+    above = BgNbd(0.6, 20.0, 1.0 + 1e-4, 4.0).expected_purchases(60.0, x, t_x, age)
+    assert np.all(np.isfinite(at_one))
+    assert at_one == pytest.approx((below + above) / 2, rel=1e-3)

@@ -44,6 +44,8 @@ class BgNbd:
     def expected_purchases(self, horizon: float, x: Array, t_x: Array, age: Array) -> Array:
         """Expected purchases in (age, age + horizon] given each customer's history."""
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        if abs(a - 1.0) < 1e-6:  # the closed form divides by (a - 1): step off the removable point
+            a = 1.0 + 1e-6
         z = horizon / (alpha + age + horizon)
         head = (a + b + x - 1) / (a - 1)
         tail = 1 - ((alpha + age) / (alpha + age + horizon)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
