@@ -1,48 +1,62 @@
-"""A micro-batch: validated records of several partitions, kept as columns ready for Arrow.
+"""A micro-batch: validated records of several partitions, ready to become Arrow tables.
 
 Validation happens as records are added, so the write step only moves columns into
-DuckDB. Per partition the batch remembers the offset range it covers, which is what the
-writer stores in raw.kafka_offsets in the same transaction.
+DuckDB. Rows are kept as tuples (one append per record, turned into columns once per
+batch with ``zip``), which is the cheapest shape for Python to build. Per partition the
+batch remembers the offset range it covers, which is what the writer stores in
+raw.kafka_offsets in the same transaction.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
 
 from ingest.validate import Accepted, Rejected, validate
 
-EVENT_COLUMNS = [f.name for f in fields(Accepted)]
 Partition = tuple[str, int]
+EVENT_TYPES: dict[str, pa.DataType] = {
+    **{name: pa.string() for name in Accepted._fields},
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "kafka_topic": pa.string(),
+    "kafka_partition": pa.int32(),
+    "kafka_offset": pa.int64(),
+}
+REJECTED_TYPES: dict[str, pa.DataType] = {
+    "kafka_topic": pa.string(),
+    "kafka_partition": pa.int32(),
+    "kafka_offset": pa.int64(),
+    "raw_value": pa.binary(),
+    "error_code": pa.string(),
+    "error_detail": pa.string(),
+}
 
 
 @dataclass
 class Batch:
     ingested_at: datetime
-    events: dict[str, list[object]] = field(
-        default_factory=lambda: {name: [] for name in [*EVENT_COLUMNS, "_topic", "_partition", "_offset"]}
-    )
-    rejected: dict[str, list[object]] = field(
-        default_factory=lambda: {name: [] for name in ("topic", "partition", "offset", "raw_value", "code", "detail")}
-    )
+    # Accepted fields followed by topic, partition, offset (the order of EVENT_TYPES).
+    events: list[tuple[object, ...]] = field(default_factory=list)
+    # topic, partition, offset, raw value, code, detail (the order of REJECTED_TYPES).
+    rejected: list[tuple[object, ...]] = field(default_factory=list)
     first_offsets: dict[Partition, int] = field(default_factory=dict)
     next_offsets: dict[Partition, int] = field(default_factory=dict)
     codes: Counter[str] = field(default_factory=Counter)
     size_bytes: int = 0
 
     def __len__(self) -> int:
-        return len(self.events["_offset"]) + len(self.rejected["offset"])
+        return len(self.events) + len(self.rejected)
 
     @property
     def accepted_count(self) -> int:
-        return len(self.events["_offset"])
+        return len(self.events)
 
     @property
     def rejected_count(self) -> int:
-        return len(self.rejected["offset"])
+        return len(self.rejected)
 
     def add(self, topic: str, partition: int, offset: int, value: bytes | None) -> None:
         key = (topic, partition)
@@ -52,53 +66,30 @@ class Batch:
         outcome = validate(value, self.ingested_at)
         if isinstance(outcome, Rejected):
             self.codes[outcome.code] += 1
-            for column, item in zip(
-                self.rejected, (topic, partition, offset, value, outcome.code, outcome.detail), strict=True
-            ):
-                self.rejected[column].append(item)
-            return
-        columns = self.events
-        for name in EVENT_COLUMNS:
-            columns[name].append(getattr(outcome, name))
-        columns["_topic"].append(topic)
-        columns["_partition"].append(partition)
-        columns["_offset"].append(offset)
+            self.rejected.append((topic, partition, offset, value, outcome.code, outcome.detail))
+        else:
+            self.events.append((*outcome, topic, partition, offset))
 
     def drop_partitions(self, partitions: set[Partition]) -> None:
         """Forget records of partitions this consumer no longer owns (they will be re-read)."""
         if not partitions & self.first_offsets.keys():
             return
-        self._filter(self.events, "_topic", "_partition", partitions)
-        self._filter(self.rejected, "topic", "partition", partitions)
+        topic_at, partition_at = len(Accepted._fields), len(Accepted._fields) + 1
+        self.events = [row for row in self.events if (row[topic_at], row[partition_at]) not in partitions]
+        self.rejected = [row for row in self.rejected if (row[0], row[1]) not in partitions]
         for key in partitions:
             self.first_offsets.pop(key, None)
             self.next_offsets.pop(key, None)
 
-    @staticmethod
-    def _filter(columns: dict[str, list[object]], topic_col: str, part_col: str, drop: set[Partition]) -> None:
-        keep = [i for i, key in enumerate(zip(columns[topic_col], columns[part_col], strict=True)) if key not in drop]
-        for name, values in columns.items():
-            columns[name] = [values[i] for i in keep]
-
     def events_table(self) -> pa.Table:
-        return pa.table(
-            {
-                **{name: self.events[name] for name in EVENT_COLUMNS if name != "timestamp"},
-                "timestamp": pa.array(self.events["timestamp"], type=pa.timestamp("us", tz="UTC")),
-                "kafka_topic": self.events["_topic"],
-                "kafka_partition": pa.array(self.events["_partition"], type=pa.int32()),
-                "kafka_offset": pa.array(self.events["_offset"], type=pa.int64()),
-            }
-        )
+        return _table(self.events, EVENT_TYPES)
 
     def rejected_table(self) -> pa.Table:
-        return pa.table(
-            {
-                "kafka_topic": pa.array(self.rejected["topic"], type=pa.string()),
-                "kafka_partition": pa.array(self.rejected["partition"], type=pa.int32()),
-                "kafka_offset": pa.array(self.rejected["offset"], type=pa.int64()),
-                "raw_value": pa.array(self.rejected["raw_value"], type=pa.binary()),
-                "error_code": pa.array(self.rejected["code"], type=pa.string()),
-                "error_detail": pa.array(self.rejected["detail"], type=pa.string()),
-            }
-        )
+        return _table(self.rejected, REJECTED_TYPES)
+
+
+def _table(rows: list[tuple[object, ...]], types: dict[str, pa.DataType]) -> pa.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in types]
+    return pa.table(
+        {name: pa.array(column, type=kind) for (name, kind), column in zip(types.items(), columns, strict=True)}
+    )

@@ -120,7 +120,7 @@ class Ingester:
         self.targets: dict[TopicPartition, int] = {}
         self.stopping = False
         self.bad_batches = 0
-        self.last_record_at = time.monotonic()
+        self.quiet_since: float | None = None  # start of the current run of empty polls
         self.last_probe = time.monotonic()
         self.broker_down = False
         self.writer = WarehouseWriter(settings.warehouse, hold_seconds=config.hold_seconds)
@@ -155,7 +155,7 @@ class Ingester:
                 delay = min(delay * 2, 30.0)
 
     def seek_to_stored(self, partitions: set[TopicPartition]) -> None:
-        self.last_record_at = time.monotonic()  # idleness counts from the moment we own partitions
+        self.quiet_since = None  # idleness counts from the moment we own partitions
         self.writer.release()  # reading offsets takes the writer lock itself
         stored = read_offsets(self.settings.warehouse, self.settings.topic)
         for tp in partitions:
@@ -229,7 +229,9 @@ class Ingester:
             for record in records:
                 self.batch.add(tp.topic, tp.partition, record.offset, record.value)
         if polled:
-            self.last_record_at = time.monotonic()
+            self.quiet_since = None
+        elif self.quiet_since is None:
+            self.quiet_since = time.monotonic()
 
     def _batch_due(self) -> bool:
         if not len(self.batch):
@@ -323,8 +325,13 @@ class Ingester:
         self.broker_down = not reachable
 
     def _idle(self) -> bool:
-        idle = time.monotonic() - self.last_record_at >= self.config.idle_caught_up_seconds
-        return idle and bool(self.consumer.assignment())
+        """Polls have come back empty for a while (only polling time counts, not slow writes)."""
+        assignment = self.consumer.assignment()
+        if self.quiet_since is None or not assignment:
+            return False
+        if any((self.consumer.highwater(tp) or 0) > self.consumer.position(tp) for tp in assignment):
+            return False  # a known backlog is never cut short by a quiet spell
+        return time.monotonic() - self.quiet_since >= self.config.idle_caught_up_seconds
 
     def run(self, progress: Progress | None = None) -> IngestSummary:
         started = time.monotonic()

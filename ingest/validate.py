@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -41,9 +41,11 @@ CODES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    """The typed columns of one raw.events row (Kafka coordinates are added by the batch)."""
+class Accepted(NamedTuple):
+    """The typed columns of one raw.events row (Kafka coordinates are added by the batch).
+
+    A tuple, so the batch can append a row with one C-level operation per record.
+    """
 
     message_id: str
     type: str
