@@ -53,7 +53,7 @@ def test_bgnbd_fit_predicts_a_simulated_holdout() -> None:
     assert bgnbd_log_likelihood(found, x, t_x, age) >= bgnbd_log_likelihood(truth, x, t_x, age)
     predicted = fitted.expected_purchases(HOLDOUT_DAYS, x, t_x, age)
     actual = customers["future"]
-    assert abs(predicted.sum() - actual.sum()) / actual.sum() < 0.08  # measured: -2.4%
+    assert abs(predicted.sum() - actual.sum()) / actual.sum() < 0.08  # measured: +1.0%
     # Customers the model thinks alive buy far more in the holdout than those it thinks gone.
     alive = fitted.probability_alive(x, t_x, age)
     assert actual[alive > 0.8].mean() > 3 * actual[alive < 0.2].mean()
