@@ -65,6 +65,8 @@ def holdout(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     run_build(settings, quiet=True)
     summary = build_predictive_ltv(settings, horizon_months=3, as_of=CUTOFF)
     assert summary.as_of == CUTOFF and summary.horizon_months == 3
+    for table in ("fct_predicted_ltv", "fct_channel_predicted_ltv"):
+        assert rows(settings, f"select distinct as_of_date, horizon_months from marts.{table}") == [(CUTOFF, 3)]
     return settings
 
 

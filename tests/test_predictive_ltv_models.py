@@ -7,9 +7,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import polars as pl
 import pytest
 from scipy import integrate, special, stats
 
+from transforms import predictive_ltv
 from transforms.clv_models import BgNbd, GammaGamma, bgnbd_log_likelihood, fit_bgnbd
 
 TRUE_BG = BgNbd(r=0.6, alpha=20.0, a=1.2, b=4.0)  # time in days: about one purchase a month
@@ -110,3 +112,28 @@ def test_expected_purchases_are_continuous_through_a_equal_to_one() -> None:
     above = BgNbd(0.6, 20.0, 1.0 + 1e-4, 4.0).expected_purchases(60.0, x, t_x, age)
     assert np.all(np.isfinite(at_one))
     assert at_one == pytest.approx((below + above) / 2, rel=1e-3)
+
+
+def test_order_value_falls_back_to_the_observed_mean_when_the_population_mean_is_infinite(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A Gamma-Gamma with q < 1 has no finite population mean: one-purchase customers would be
+    # valued at infinity (or NaN); they get the mean repeat value of the repeat customers.
+    monkeypatch.setattr(predictive_ltv, "fit_gamma_gamma", lambda x, m: GammaGamma(2.0, 0.8, 10.0))
+    rfm = pl.DataFrame(
+        {
+            "frequency": [3, 5, 0, 0],
+            "recency_weeks": [10.0, 20.0, 0.0, 0.0],
+            "age_weeks": [30.0, 30.0, 5.0, 0.0],
+            "repeat_mean_value": [40.0, 80.0, 0.0, 0.0],
+            "purchase_days": [4, 6, 1, 0],
+            "lifetime_revenue": [160.0, 480.0, 50.0, 0.0],
+        }
+    )
+    out = predictive_ltv._predict(rfm, horizon_weeks=52.0)
+    purchases, revenue = out["expected_purchases"].to_list(), out["expected_revenue"].to_list()
+    assert all(math.isfinite(v) for v in purchases + revenue)
+    assert purchases[2] > 0 and revenue[2] == pytest.approx(purchases[2] * (40.0 + 80.0) / 2)
+    # Repeat customers keep the model's value p (v + x m) / (p x + q - 1).
+    assert revenue[0] == pytest.approx(purchases[0] * 2.0 * (10.0 + 3 * 40.0) / (2.0 * 3 + 0.8 - 1))
+    assert (purchases[3], revenue[3], out["probability_alive"][3]) == (0.0, 0.0, None)

@@ -26,7 +26,10 @@ months of training data, +2% to +15% with 9 months).
 Defined values: users who never purchased are not customers yet; their expected purchases
 and revenue are 0, ``probability_alive`` is null (no purchase process to be alive in), and
 their predicted LTV is their (non-positive) revenue so far. With too few repeat buyers to
-fit (fewer than 2), every customer's expected future revenue is 0 as well. Nothing is NaN.
+fit (fewer than 2), every customer's expected future revenue is 0 as well. When the fitted
+Gamma-Gamma has no finite population mean (q <= 1), customers without a repeat purchase are
+valued at the observed mean repeat value. Nothing is NaN. Both tables record
+``horizon_months`` and ``as_of_date``.
 """
 
 from __future__ import annotations
@@ -109,7 +112,11 @@ def _predict(rfm: pl.DataFrame, horizon_weeks: float) -> pl.DataFrame:
         gamma_gamma = fit_gamma_gamma(x[customer], value[customer])
         purchases[customer] = bgnbd.expected_purchases(horizon_weeks, x[customer], t_x[customer], age[customer])
         order_value = gamma_gamma.expected_value(x[customer], value[customer])
-        revenue[customer] = purchases[customer] * np.nan_to_num(order_value, nan=0.0)
+        # With q <= 1 the population mean is infinite: customers without a repeat purchase
+        # then get the observed mean repeat value of the repeat customers instead.
+        fallback = float(value[customer & (x > 0)].mean())
+        usable = np.isfinite(order_value) & (order_value > 0)
+        revenue[customer] = purchases[customer] * np.where(usable, order_value, fallback)
         alive[customer] = bgnbd.probability_alive(x[customer], t_x[customer], age[customer])
     elif customer.any():
         alive[customer] = 1.0
@@ -151,10 +158,10 @@ def build_predictive_ltv(
             create or replace table marts.fct_predicted_ltv as
             select user_key, acquisition_channel, frequency, recency_weeks, age_weeks, repeat_mean_value,
                    expected_purchases, expected_revenue, probability_alive, predicted_ltv,
-                   ? as horizon_months
+                   $horizon as horizon_months, $as_of::date as as_of_date
             from predicted
             """,
-            [horizon],
+            {"horizon": horizon, "as_of": as_of},
         )
         con.execute(
             """
@@ -166,12 +173,14 @@ def build_predictive_ltv(
                 select '(all)', count(*), avg(predicted_ltv) from predicted
             )
             select per_channel.*,
+                   $horizon as horizon_months, $as_of::date as as_of_date,
                    economics.cost_per_signup,
                    case when economics.cost_per_signup > 0
                         then per_channel.mean_predicted_ltv / economics.cost_per_signup end as predicted_ltv_cac_ratio
             from per_channel
             left join marts.fct_channel_economics as economics on economics.channel = per_channel.channel
-            """
+            """,
+            {"horizon": horizon, "as_of": as_of},
         )
         con.commit()
         con.unregister("predicted")
