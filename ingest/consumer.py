@@ -7,6 +7,11 @@ The loop (in the spirit of Sentry's arroyo) keeps each step to one job:
 * **write**: one DuckDB transaction appends rows and quarantine and stores the offsets.
 * **commit**: only then are offsets committed to Kafka, for lag tooling; DuckDB is the truth.
 
+The write of batch N runs on a writer thread while the main thread polls and validates
+batch N+1 (DuckDB releases the GIL while it inserts), so the two cores both work. At most
+one batch is in flight; it is finished (written, accounted, committed) before anything
+that needs the warehouse or the true position: a rebalance, the caught-up test, the end.
+
 On every partition assignment the consumer seeks to the offsets stored in DuckDB, and on
 revocation it drops the unwritten records of the lost partitions (the new owner re-reads
 them from the stored offsets). A bad record is a data problem and goes to quarantine; an
@@ -28,6 +33,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -100,6 +106,7 @@ class _Rebalance(ConsumerRebalanceListener):
         self.ingester = ingester
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.ingester.wait_in_flight()  # its offsets are stored before the next owner reads them
         self.ingester.batch.drop_partitions({(tp.topic, tp.partition) for tp in revoked})
         for tp in revoked:
             self.ingester.targets.pop(tp, None)
@@ -124,6 +131,8 @@ class Ingester:
         self.last_probe = time.monotonic()
         self.broker_down = False
         self.writer = WarehouseWriter(settings.warehouse, hold_seconds=config.hold_seconds)
+        self.write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="growth-writer")
+        self.in_flight: tuple[Batch, Future[dict[tuple[str, int], int]]] | None = None
         self.backlog = False
         self.poll_size = min(config.batch_max_records, 20_000)
         self.requested = self.poll_size
@@ -156,6 +165,7 @@ class Ingester:
 
     def seek_to_stored(self, partitions: set[TopicPartition]) -> None:
         self.quiet_since = None  # idleness counts from the moment we own partitions
+        self.wait_in_flight()
         self.writer.release()  # reading offsets takes the writer lock itself
         stored = read_offsets(self.settings.warehouse, self.settings.topic)
         for tp in partitions:
@@ -169,7 +179,8 @@ class Ingester:
     def _poll(self) -> dict[TopicPartition, list[Any]]:
         budget = self.config.batch_max_records - len(self.batch)
         if self.max_events is not None:
-            budget = min(budget, self.max_events - self.summary.records - len(self.batch))
+            in_flight = len(self.in_flight[0]) if self.in_flight else 0
+            budget = min(budget, self.max_events - self.summary.records - in_flight - len(self.batch))
         self.requested = max(1, min(budget, self.poll_size))
         try:
             return self.consumer.poll(timeout_ms=200, max_records=self.requested)
@@ -246,14 +257,30 @@ class Ingester:
     # -- write + commit ------------------------------------------------------------------
 
     def flush(self, more_waiting: bool = False) -> None:
+        """Hand the batch to the writer thread (after the previous one is done); start a new one."""
+        self.finish_in_flight()
         batch = self.batch
         if len(batch):
-            stored = self.writer.write(batch, more_waiting=more_waiting)
-            self._account(batch)
-            self._commit_to_kafka(stored)
-            self._check_rejections(batch)
+            self.in_flight = (batch, self.write_thread.submit(self.writer.write, batch, more_waiting=more_waiting))
         self.batch = Batch(datetime.now(UTC))
         self.batch_started = time.monotonic()
+
+    def wait_in_flight(self) -> None:
+        """Let the batch being written finish, without raising (for rebalance callbacks, whose
+        exceptions the client swallows); :meth:`finish_in_flight` then reports the outcome."""
+        if self.in_flight is not None:
+            self.in_flight[1].exception()
+
+    def finish_in_flight(self) -> None:
+        """Wait for the batch being written; only then count it and commit its offsets to Kafka."""
+        if self.in_flight is None:
+            return
+        batch, future = self.in_flight
+        self.in_flight = None
+        stored = future.result()
+        self._account(batch)
+        self._commit_to_kafka(stored)
+        self._check_rejections(batch)
 
     def _account(self, batch: Batch) -> None:
         s = self.summary
@@ -295,7 +322,8 @@ class Ingester:
     def _quota_reached(self, pending: bool = False) -> bool:
         if self.max_events is None:
             return False
-        return self.summary.records + (len(self.batch) if pending else 0) >= self.max_events
+        in_flight = len(self.in_flight[0]) if self.in_flight else 0
+        return self.summary.records + in_flight + (len(self.batch) if pending else 0) >= self.max_events
 
     def _caught_up(self) -> bool:
         assignment = self.consumer.assignment()
@@ -355,7 +383,9 @@ class Ingester:
                 if self.mode == "until-caught-up" and not len(self.batch) and (self._caught_up() or self._idle()):
                     break
             self.flush()
+            self.finish_in_flight()
         finally:
+            self.write_thread.shutdown(wait=True)  # a write in progress completes (or fails) whole
             self.writer.release()
             self.consumer.close(autocommit=False)
         self.summary.seconds = time.monotonic() - started
