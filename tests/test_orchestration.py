@@ -8,10 +8,12 @@ import ast
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,6 +26,8 @@ from ingest.broker import BrokerInfo, free_port
 from ingest.config import Settings
 from ingest.simulator import simulate
 from orchestration.build import DBT_PROJECT_DIR
+
+ROOT = Path(__file__).parents[1]
 
 
 def test_definitions_load_with_every_dbt_model_and_the_schedules() -> None:
@@ -146,43 +150,57 @@ def test_whole_graph_materializes_and_the_report_matches_the_marts(
     assert f"{report.parent.name}/index.html" in index and f"{weekly_page.parent.name}/index.html" in index
 
 
-def test_webserver_answers_graphql(tmp_path: Path) -> None:
+def test_dagster_dev_finds_the_code_location_and_answers_graphql(tmp_path: Path) -> None:
+    """`dagster dev` with no code-location arguments (what `make ui` runs) loads the
+    definitions via pyproject and its webserver lists the assets and schedules over GraphQL."""
     port = free_port()
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(Path(__file__).parents[1] / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("dagster-webserver")),
-            "-m",
-            "orchestration.definitions",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
+        [str(Path(sys.executable).with_name("dagster")), "dev", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # dagster dev's webserver, daemon and code server: stopped together below
+    )
+    query = (
+        "{ assetNodes { assetKey { path } } "
+        "repositoriesOrError { ... on RepositoryConnection { nodes { schedules { name cronSchedule } } } } }"
     )
     try:
-        query = json.dumps({"query": "{ assetNodes { assetKey { path } } }"}).encode()
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 150
         while True:
             try:
                 request = urllib.request.Request(
-                    f"http://127.0.0.1:{port}/graphql", data=query, headers={"Content-Type": "application/json"}
+                    f"http://127.0.0.1:{port}/graphql",
+                    data=json.dumps({"query": query}).encode(),
+                    headers={"Content-Type": "application/json"},
                 )
                 with urllib.request.urlopen(request, timeout=5) as response:
-                    nodes = json.load(response)["data"]["assetNodes"]
-                    break
-            except OSError:
+                    data = json.load(response)["data"]
+                if not data["assetNodes"]:  # the code server is still loading
+                    raise OSError("no assets yet")
+                break
+            except OSError as exc:  # not up yet, or answering 400 while the code location loads
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise
+                    body = exc.read().decode() if isinstance(exc, urllib.error.HTTPError) else ""
+                    raise AssertionError(f"dagster dev did not answer the query: {exc} {body[:500]}") from exc
                 time.sleep(1)
-        paths = {"/".join(node["assetKey"]["path"]) for node in nodes}
-        assert {"raw_events", "marts/fct_retention", "growth_report"} <= paths
+        paths = {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
+        assert {"raw_events", "marketing_spend", "marts/fct_retention", "analyst_snapshot", "growth_report"} <= paths
+        schedules = {
+            item["name"]: item["cronSchedule"]
+            for repository in data["repositoriesOrError"]["nodes"]
+            for item in repository["schedules"]
+        }
+        assert schedules["ingest_every_15_minutes"] == "*/15 * * * *" and schedules["weekly_report"] == "0 7 * * 1"
     finally:
-        server.terminate()
-        server.wait(30)
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(10)
