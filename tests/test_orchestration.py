@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -76,6 +76,38 @@ def test_schedule_cadences_are_overridable_from_the_environment() -> None:
     assert crons["ingest_every_15_minutes"] == ("*/5 * * * *", "Europe/Berlin")
     assert crons["weekly_report"] == ("0 6 * * 1", "Europe/Berlin")
     assert crons["daily_report"] == ("0 7 * * *", "Europe/Berlin")
+
+
+def test_raw_checks_against_their_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestration.defs.ingest import health_checks
+    from orchestration.defs.resources import GrowthResource
+
+    now = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
+    limits = GrowthResource().check_limits()
+    assert (limits.quarantine_share, limits.freshness_minutes, limits.volume_low, limits.volume_high) == (
+        0.05,
+        60,
+        0.5,
+        2.0,
+    )
+
+    def passed(last_ingest: datetime | None, events: int | None, median: float | None) -> dict[str, bool]:
+        health = {"last_ingest": last_ingest, "last_day_events": events, "trailing_median": median, "day": None}
+        return {result.check_name or "": result.passed for result in health_checks(health, limits, now)}
+
+    assert passed(now - timedelta(minutes=59), 100, 100) == {"raw_events_fresh": True, "daily_volume_within_band": True}
+    assert passed(now - timedelta(minutes=61), 49, 100) == {
+        "raw_events_fresh": False,
+        "daily_volume_within_band": False,
+    }
+    assert passed(None, 201, 100) == {"raw_events_fresh": False, "daily_volume_within_band": False}
+    assert passed(now, 200, 100)["daily_volume_within_band"] and passed(now, 50, 100)["daily_volume_within_band"]
+    assert not passed(now, 0, None)["daily_volume_within_band"]  # no history: nothing to compare with
+    monkeypatch.setenv("GROWTH_FRESHNESS_MINUTES", "120")
+    monkeypatch.setenv("GROWTH_VOLUME_BAND_LOW", "0.4")
+    limits = GrowthResource(quarantine_share_limit=0.2).check_limits()  # a field wins over the environment
+    assert (limits.quarantine_share, limits.freshness_minutes, limits.volume_low) == (0.2, 120, 0.4)
+    assert passed(now - timedelta(minutes=61), 45, 100) == {"raw_events_fresh": True, "daily_volume_within_band": True}
 
 
 def test_instance_config_serialises_warehouse_runs(tmp_path: Path) -> None:

@@ -19,13 +19,10 @@ from ingest.consumer import run_ingest
 from ingest.lock import writer_lock
 from ingest.spend import changed_files, load_spend
 from ingest.warehouse import connect, ensure_raw_schema
-from orchestration.defs.resources import GrowthResource
+from orchestration.defs.resources import CheckLimits, GrowthResource
 from orchestration.defs.schedules import cron, timezone
 
 WAREHOUSE_POOL = "warehouse"  # runs that write the warehouse never overlap
-QUARANTINE_SHARE_LIMIT = 0.05
-FRESHNESS_LIMIT = timedelta(hours=1)
-VOLUME_BAND = (0.5, 2.0)  # last complete day vs the median of the 7 days before it
 
 VOLUME_SQL = """
 with daily as (
@@ -51,22 +48,32 @@ def raw_health(warehouse: Path) -> dict[str, Any]:
     return {"last_ingest": last_ingest, "last_day_events": events, "trailing_median": median, "day": day}
 
 
-def _health_checks(health: dict[str, Any]) -> list[AssetCheckResult]:
+def health_checks(health: dict[str, Any], limits: CheckLimits, now: datetime | None = None) -> list[AssetCheckResult]:
+    """Freshness of the last ingest and the last complete day's volume against the band."""
     last_ingest = health["last_ingest"]
-    age = datetime.now(UTC) - last_ingest if last_ingest else None
+    age = (now or datetime.now(UTC)) - last_ingest if last_ingest else None
     events, median = health["last_day_events"], health["trailing_median"]
-    in_band = bool(median) and VOLUME_BAND[0] * median <= (events or 0) <= VOLUME_BAND[1] * median
+    in_band = bool(median) and limits.volume_low * median <= (events or 0) <= limits.volume_high * median
     return [
         AssetCheckResult(
             check_name="raw_events_fresh",
-            passed=age is not None and age <= FRESHNESS_LIMIT,
-            metadata={"last_ingest": str(last_ingest), "age_minutes": age.total_seconds() / 60 if age else -1},
+            passed=age is not None and age <= timedelta(minutes=limits.freshness_minutes),
+            metadata={
+                "last_ingest": str(last_ingest),
+                "age_minutes": age.total_seconds() / 60 if age else -1,
+                "limit_minutes": limits.freshness_minutes,
+            },
         ),
         AssetCheckResult(
             check_name="daily_volume_within_band",
             passed=in_band,
             severity=AssetCheckSeverity.WARN,
-            metadata={"day": str(health["day"]), "events": events or 0, "trailing_7_day_median": median or 0},
+            metadata={
+                "day": str(health["day"]),
+                "events": events or 0,
+                "trailing_7_day_median": median or 0,
+                "band": f"{limits.volume_low}x-{limits.volume_high}x",
+            },
         ),
     ]
 
@@ -76,17 +83,24 @@ def _health_checks(health: dict[str, Any]) -> list[AssetCheckResult]:
     pool=WAREHOUSE_POOL,
     description="raw.events and raw.events_quarantine: the events topic ingested exactly once, until caught up.",
     check_specs=[
-        AssetCheckSpec("quarantine_share_below_limit", asset="raw_events"),
-        AssetCheckSpec("raw_events_fresh", asset="raw_events", description="Last ingest within the hour."),
+        AssetCheckSpec(
+            "quarantine_share_below_limit",
+            asset="raw_events",
+            description="Quarantined share of the last ingest's records at most GROWTH_QUARANTINE_SHARE_LIMIT (0.05).",
+        ),
+        AssetCheckSpec(
+            "raw_events_fresh", asset="raw_events", description="Last ingest within GROWTH_FRESHNESS_MINUTES (60)."
+        ),
         AssetCheckSpec(
             "daily_volume_within_band",
             asset="raw_events",
-            description="Events of the last complete day within 0.5x-2x of the median of the 7 days before it.",
+            description="Events of the last complete day within GROWTH_VOLUME_BAND_LOW-HIGH (0.5x-2x) "
+            "of the median of the 7 days before it (a partial today would always look low).",
         ),
     ],
 )
 def raw_events(context: AssetExecutionContext, growth: GrowthResource) -> MaterializeResult:
-    settings = growth.settings()
+    settings, limits = growth.settings(), growth.check_limits()
     summary = run_ingest(settings, mode="until-caught-up")
     share = summary.quarantined / summary.records if summary.records else 0.0
     context.log.info(f"ingested {summary.records} records ({summary.quarantined} quarantined)")
@@ -101,11 +115,11 @@ def raw_events(context: AssetExecutionContext, growth: GrowthResource) -> Materi
         check_results=[
             AssetCheckResult(
                 check_name="quarantine_share_below_limit",
-                passed=share <= QUARANTINE_SHARE_LIMIT,
+                passed=share <= limits.quarantine_share,
                 severity=AssetCheckSeverity.WARN,
-                metadata={"quarantine_share": share, "limit": QUARANTINE_SHARE_LIMIT},
+                metadata={"quarantine_share": share, "limit": limits.quarantine_share},
             ),
-            *_health_checks(raw_health(settings.warehouse)),
+            *health_checks(raw_health(settings.warehouse), limits),
         ],
     )
 

@@ -1,8 +1,28 @@
 """Resources configured from the environment of interface.md, resolved at run time."""
 
+import os
+from dataclasses import dataclass
+
 from dagster import ConfigurableResource
 
 from ingest.config import Settings, load_settings
+
+
+@dataclass(frozen=True)
+class CheckLimits:
+    """Thresholds of the raw-layer asset checks."""
+
+    quarantine_share: float = 0.05  # of the records of the last ingest
+    freshness_minutes: float = 60.0  # since the last ingest
+    volume_low: float = 0.5  # last complete day vs the median of the 7 days before it
+    volume_high: float = 2.0
+
+
+def _number(value: float | None, env: str, default: float) -> float:
+    if value is not None:
+        return value
+    raw = os.environ.get(env)
+    return float(raw) if raw else default
 
 
 class GrowthResource(ConfigurableResource):
@@ -18,6 +38,10 @@ class GrowthResource(ConfigurableResource):
     group_id: str = ""
     spend_dir: str = ""
     report_dir: str = ""
+    quarantine_share_limit: float | None = None
+    freshness_minutes: float | None = None
+    volume_band_low: float | None = None
+    volume_band_high: float | None = None
 
     def settings(self) -> Settings:
         return load_settings(
@@ -27,4 +51,17 @@ class GrowthResource(ConfigurableResource):
             group_id=self.group_id or None,
             spend_dir=self.spend_dir or None,
             report_dir=self.report_dir or None,
+        )
+
+    def check_limits(self) -> CheckLimits:
+        """Field, else GROWTH_QUARANTINE_SHARE_LIMIT / GROWTH_FRESHNESS_MINUTES /
+        GROWTH_VOLUME_BAND_LOW / GROWTH_VOLUME_BAND_HIGH, else the defaults; read at run time."""
+        default = CheckLimits()
+        return CheckLimits(
+            quarantine_share=_number(
+                self.quarantine_share_limit, "GROWTH_QUARANTINE_SHARE_LIMIT", default.quarantine_share
+            ),
+            freshness_minutes=_number(self.freshness_minutes, "GROWTH_FRESHNESS_MINUTES", default.freshness_minutes),
+            volume_low=_number(self.volume_band_low, "GROWTH_VOLUME_BAND_LOW", default.volume_low),
+            volume_high=_number(self.volume_band_high, "GROWTH_VOLUME_BAND_HIGH", default.volume_high),
         )
