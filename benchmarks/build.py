@@ -81,7 +81,8 @@ def write_raw(warehouse: Path, users: int, events: int, first: int = 0, day_shif
             )
         if first == 0:
             con.execute(
-                "insert into raw.marketing_spend select date '2025-01-01' + cast(d as integer), c, null, 1000.0, 'bench.csv', 1, now() "
+                "insert into raw.marketing_spend "
+                "select date '2025-01-01' + cast(d as integer), c, null, 1000.0, 'bench.csv', 1, now() "
                 "from range(300) t(d), (values ('google'), ('facebook'), ('linkedin')) s(c)"
             )
 
