@@ -75,6 +75,20 @@ def test_report_files_and_headline_numbers_equal_the_marts(report: tuple[Setting
     assert page.count('<p class="takeaway">') == len(CHARTS)  # one computed takeaway per chart
 
 
+def test_without_chromium_the_report_is_written_and_the_pngs_skipped_with_a_note(
+    report: tuple[Settings, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, full = report
+    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-such-chromium"))
+    path = render_report(settings, tmp_path / "out")
+    assert path.parent.parent == tmp_path / "out" and not list(path.parent.glob("*.png"))
+    page = path.read_text()
+    assert "PNG exports skipped: no working Chromium" in page
+    assert page.count('<p class="takeaway">') == full.read_text().count('<p class="takeaway">') == len(CHARTS)
+    if CHROMIUM is not None:
+        assert "PNG exports: " in full.read_text()
+
+
 def test_incomplete_periods_are_marked_not_shown_as_drops(report: tuple[Settings, Path]) -> None:
     settings, _ = report
     with duckdb.connect(str(settings.published), read_only=True) as con:

@@ -101,6 +101,14 @@ def render_report(settings: Settings, out_dir: Path | None = None, *, weekly: bo
         numbers = headline_numbers(con)
         charts = [build(con) for build in CHARTS]
     sections = "".join(_section(chart, index == 0) for index, chart in enumerate(charts))
+    folder = root / (generated.strftime("%Y-%m-%d") + ("-weekly" if weekly else ""))
+    folder.mkdir(parents=True, exist_ok=True)
+    exported = _export_pngs(charts, folder)
+    png_note = (
+        "PNG exports: " + ", ".join(f'<a href="{chart.key}.png">{html.escape(chart.key)}</a>' for chart in charts)
+        if exported
+        else "PNG exports skipped: no working Chromium (install Debian's chromium, or set BROWSER_PATH)."
+    )
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -108,13 +116,10 @@ def render_report(settings: Settings, out_dir: Path | None = None, *, weekly: bo
         f"<h1>{name}</h1>"
         f'<p class="meta">Data up to {numbers["as_of"] or "n/a"}; generated '
         f"{generated:%Y-%m-%d %H:%M} UTC from the analyst snapshot. Hatched bars and open markers are "
-        f"incomplete periods.</p>{_kpis(numbers)}{sections}</body></html>"
+        f'incomplete periods.</p>{_kpis(numbers)}{sections}<p class="meta">{png_note}</p></body></html>'
     )
-    folder = root / (generated.strftime("%Y-%m-%d") + ("-weekly" if weekly else ""))
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
     path.write_text(page, encoding="utf-8")
-    _export_pngs(charts, folder)
     latest = root / "latest"
     shutil.rmtree(latest, ignore_errors=True)
     shutil.copytree(folder, latest)
@@ -122,13 +127,15 @@ def render_report(settings: Settings, out_dir: Path | None = None, *, weekly: bo
     return path
 
 
-def _export_pngs(charts: list[Chart], folder: Path) -> None:
+def _export_pngs(charts: list[Chart], folder: Path) -> bool:
     """PNG copies of the charts (and preview.png) via kaleido when a Chromium is available."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
+    for stale in folder.glob("*.png"):
+        stale.unlink()
+    browser = os.environ.get("BROWSER_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None or not Path(browser).exists():
         log.info("no Chromium found: PNG exports skipped (install Debian's chromium to get them)")
-        return
-    os.environ.setdefault("BROWSER_PATH", browser)
+        return False
+    os.environ["BROWSER_PATH"] = browser
     try:
         # One browser session for every image: starting Chromium per chart costs seconds each.
         pio.write_images(
@@ -139,8 +146,9 @@ def _export_pngs(charts: list[Chart], folder: Path) -> None:
         )
     except Exception as exc:  # kaleido/Chromium trouble must not lose the HTML report
         log.warning("PNG export skipped: %s", exc)
-        return
+        return False
     shutil.copy(folder / f"{charts[0].key}.png", folder / "preview.png")
+    return True
 
 
 def _write_index(root: Path) -> None:
