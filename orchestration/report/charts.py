@@ -56,6 +56,18 @@ def _best_and_worst(df: pl.DataFrame, column: str, label: str) -> str | None:
     )
 
 
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+ALL_COLOR = "#555555"
+
+
+def channel_colors(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """One color per channel (users' or spend's, as the economics mart lists them), the same in every chart."""
+    rows = con.execute(
+        "select channel from marts.fct_channel_economics where channel <> '(all)' order by channel"
+    ).fetchall()
+    return {"(all)": ALL_COLOR} | {row[0]: PALETTE[index % len(PALETTE)] for index, row in enumerate(rows)}
+
+
 def active_users(con: duckdb.DuckDBPyConnection) -> Chart:
     df = _frame(con, "select * from marts.fct_daily_active_users order by activity_date")
     fig = go.Figure()
@@ -171,8 +183,21 @@ def growth_accounting(con: duckdb.DuckDBPyConnection) -> Chart:
             marker_color=color,
             marker_pattern_shape=["" if c else "/" for c in df["is_complete"]],
         )
-    fig.add_scatter(x=df["period_start"], y=df["quick_ratio"], name="quick ratio", yaxis="y2", mode="lines+markers")
     complete = df.filter(pl.col("is_complete"))
+    fig.add_scatter(
+        x=complete["period_start"], y=complete["quick_ratio"], name="quick ratio", yaxis="y2", mode="lines+markers"
+    )
+    running = pl.concat([complete.tail(1), df.filter(~pl.col("is_complete"))])
+    if running.height > complete.tail(1).height:  # the running week: dotted, open marker, never a solid drop
+        fig.add_scatter(
+            x=running["period_start"],
+            y=running["quick_ratio"],
+            name="quick ratio (week running)",
+            yaxis="y2",
+            mode="lines+markers",
+            line={"dash": "dot", "color": "#ff7f0e"},
+            marker={"symbol": ["circle"] + ["circle-open"] * (running.height - 1), "color": "#ff7f0e"},
+        )
     takeaway = (
         f"Week of {complete['period_start'][-1]}: quick ratio {complete['quick_ratio'][-1] or 0:.2f}, "
         f"{complete['new_users'][-1]:,} new, {complete['resurrected_users'][-1]:,} resurrected, "
@@ -180,12 +205,14 @@ def growth_accounting(con: duckdb.DuckDBPyConnection) -> Chart:
         if complete.height
         else "No complete week yet."
     )
-    title = "Weekly growth accounting"
+    title = "Weekly growth accounting (hatched: week still running)"
     return Chart(
         "growth_accounting",
         title,
         takeaway,
-        _layout(fig, title, barmode="relative", yaxis2=SECONDARY_AXIS),
+        _layout(
+            fig, title, barmode="relative", yaxis2=SECONDARY_AXIS | {"title": "quick ratio", "rangemode": "tozero"}
+        ),
     )
 
 
@@ -217,6 +244,7 @@ def funnel(con: duckdb.DuckDBPyConnection) -> Chart:
         "from marts.fct_funnel group by 1, 2 order by 1, 2",
     )
     fig = go.Figure()
+    colors = channel_colors(con)
     for channel in df["acquisition_channel"].unique().sort().to_list():
         part = df.filter(pl.col("acquisition_channel") == channel)
         first = part["users"][0]
@@ -224,6 +252,7 @@ def funnel(con: duckdb.DuckDBPyConnection) -> Chart:
             x=part["step_event"].to_list(),
             y=part["users"].to_list(),
             name=channel,
+            marker_color=colors.get(channel, ALL_COLOR),
             text=[f"{users / first:.0%}" if first else "" for users in part["users"]],
         )
     overall = df.filter(pl.col("acquisition_channel") == "(all)")
@@ -235,9 +264,6 @@ def funnel(con: duckdb.DuckDBPyConnection) -> Chart:
     )
     title = "Funnel by channel: users reaching each step (labels: share of step 1), all cohorts"
     return Chart("funnel", title, takeaway, _layout(fig, title, barmode="group"))
-
-
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
 
 def _incomplete_months(con: duckdb.DuckDBPyConnection) -> set[object]:
@@ -252,9 +278,10 @@ def acquisition(con: duckdb.DuckDBPyConnection) -> Chart:
     df = _frame(con, "select * from marts.fct_acquisition where channel <> '(all)' order by month, channel")
     running = _incomplete_months(con)
     fig = go.Figure()
-    for index, channel in enumerate(df["channel"].unique().sort().to_list()):
+    colors = channel_colors(con)
+    for channel in df["channel"].unique().sort().to_list():
         part = df.filter(pl.col("channel") == channel)
-        color = PALETTE[index % len(PALETTE)]
+        color = colors.get(channel, ALL_COLOR)
         group = {"legendgroup": channel, "marker_color": color}
         fig.add_bar(
             x=part["month"],
