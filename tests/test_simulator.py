@@ -138,3 +138,21 @@ def test_a_small_share_of_records_are_retries_or_malformed() -> None:
         seen.add(message_id)
     assert 0.003 < duplicates / total < 0.012
     assert 0 < malformed / total < 0.002
+
+
+def test_spend_files_pass_the_loader_and_name_the_campaign_sources(events: list[dict], tmp_path: Path) -> None:
+    from ingest.simulator.spend import write_spend_csvs
+    from ingest.spend import parse_spend_file
+
+    files = write_spend_csvs(Simulation(users=1500, days=120, seed=7, end_date=END).plan(), tmp_path)
+    # 120 days ending 2026-06-30 span March..June: four paid channels (partner bounties included) x 4 months.
+    assert len(files) == 16
+    for path in files:
+        assert path.read_bytes().splitlines()[0].decode() == "date,channel,campaign,spend"
+    channels = {row.channel.strip().lower() for path in files for row in parse_spend_file(path)}
+    sources = {
+        event["context"]["campaign"]["source"].strip().lower()
+        for event in events
+        if "campaign" in (event.get("context") or {})
+    }
+    assert channels == sources == {"google", "facebook", "linkedin", "partner"}

@@ -74,6 +74,27 @@ class Simulation:
                 yield None, rng.choice(MALFORMED_SAMPLES)
 
 
+def generate_records(
+    users: int,
+    days: int,
+    seed: int = 42,
+    end_date: date | None = None,
+    *,
+    duplicate_share: float = DUPLICATE_SHARE,
+    malformed_share: float = MALFORMED_SHARE,
+) -> Iterator[Record]:
+    """The (key, value) records `growth simulate` produces, lazily, without Kafka."""
+    simulation = Simulation(
+        users=users,
+        days=days,
+        seed=seed,
+        end_date=end_date or default_end_date(),
+        duplicate_share=duplicate_share,
+        malformed_share=malformed_share,
+    )
+    return simulation.records()
+
+
 def default_end_date() -> date:
     """Yesterday (UTC): the simulated history looks current and never reaches the future."""
     return datetime.now(UTC).date() - timedelta(days=1)

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ingest.config import Settings
 from ingest.errors import BrokerError
-from ingest.simulator.generate import Simulation, default_end_date
+from ingest.simulator.generate import MALFORMED_SHARE, Simulation, default_end_date
 from ingest.simulator.spend import write_spend_csvs
 
 PARTITIONS = 4
@@ -66,9 +66,16 @@ def simulate(
     end_date: date | None = None,
     spend_dir: Path | None = None,
     show_progress: bool = True,
+    malformed_share: float = MALFORMED_SHARE,
 ) -> SimulationSummary:
-    """Produce every simulated record (retries and malformed ones included) and write spend."""
-    simulation = Simulation(users=users, days=days, seed=seed, end_date=end_date or default_end_date())
+    """Produce every simulated record (retries and malformed ones included) and write spend.
+
+    ``malformed_share`` is the share of extra malformed records (invalid JSON, no messageId,
+    not UTF-8) mixed in so the quarantine has something to show; 0 turns them off.
+    """
+    simulation = Simulation(
+        users=users, days=days, seed=seed, end_date=end_date or default_end_date(), malformed_share=malformed_share
+    )
     started = time.monotonic()
     spend_files = write_spend_csvs(simulation.plan(), spend_dir or settings.spend_dir)
     ensure_topic(settings)
