@@ -69,6 +69,23 @@ create table if not exists raw.marketing_spend (
     source_line         integer     not null,
     loaded_at           timestamptz not null
 );
+
+-- `growth forget` (issue #6): ids whose events are deleted and never stored again, and a
+-- log of each request and of later events dropped at ingest (ids and counts, never data).
+create table if not exists raw.forgotten_ids (
+    id                  varchar     not null primary key,
+    requested_id        varchar     not null,
+    forgotten_at        timestamptz not null
+);
+
+create table if not exists raw.deletion_log (
+    logged_at           timestamptz not null,
+    action              varchar     not null,  -- 'forget' or 'dropped_at_ingest'
+    requested_ids       varchar[],
+    linked_ids          varchar[],
+    events_deleted      bigint      not null,
+    quarantine_deleted  bigint      not null
+);
 """
 
 DEFAULT_MEMORY_LIMIT = "6GB"

@@ -112,6 +112,19 @@ def _write(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[Partition, int]
     con.register("batch_rejected", rejected)
     con.begin()
     try:
+        if _forgotten_filter(con):  # count what the filter below drops (never the data itself)
+            con.execute(
+                f"""
+                insert into raw.deletion_log
+                select ?::timestamptz, 'dropped_at_ingest', null, list(distinct f.id order by f.id),
+                       count(distinct (b.kafka_topic, b.kafka_partition, b.kafka_offset)), 0
+                from batch_events b
+                join raw.forgotten_ids f on f.id in (b.user_id, b.anonymous_id, b.previous_id)
+                {NOT_YET_STORED}
+                having count(*) > 0
+                """,
+                [batch.ingested_at],
+            )
         con.execute(
             f"""
             insert into raw.events by name

@@ -280,7 +280,14 @@ def forget(
     warehouse: Warehouse = None,
 ) -> None:
     """Delete every event of these users from raw and derived data, and log the request."""
-    _not_yet("forget", 6)
+    from orchestration.forget import forget_users
+
+    result = forget_users(_settings(warehouse=warehouse), user_ids)
+    out.print(
+        f"forgot {', '.join(result.requested_ids)}: {len(result.linked_ids)} linked ids, "
+        f"{result.events_deleted} events and {result.quarantine_deleted} quarantined records deleted; "
+        "marts rebuilt and snapshot republished"
+    )
 
 
 @app.command()
