@@ -2,14 +2,19 @@
 
 Lag is measured against the high watermark the broker reports in fetch responses, not
 ``end_offsets()`` (which the embedded broker answers wrongly, see FACTS.md). The warehouse
-is opened only for the instant of reading, under the writer lock, so status never blocks
-the pipeline for long.
+is opened read-only for the instant of reading, under the writer lock taken without
+waiting long: when a writer (a build, a busy ingester) holds it, status says the warehouse
+is busy instead of waiting, and reports marts freshness from the analyst snapshot anyway.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +24,38 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from ingest.config import Settings
-from ingest.lock import writer_lock
-from ingest.warehouse import connect, ensure_raw_schema
+from ingest.lock import lock_path
+from ingest.warehouse import connect
 from orchestration.build import target_dir
 
-LAG_LIMIT = 100_000
+LAG_LIMIT = int(os.environ.get("GROWTH_STATUS_LAG_LIMIT", "100000"))
+LOCK_WAIT_SECONDS = 3.0
+
+
+class WarehouseBusy(Exception):
+    """A writer holds the warehouse; status does not wait for it."""
+
+
+@contextmanager
+def _brief_lock(warehouse: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+    """The writer lock, tried for a few seconds without queueing behind a long writer."""
+    fd = os.open(lock_path(warehouse), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusy(f"a writer holds {lock_path(warehouse)}") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _end_offsets(settings: Settings) -> dict[int, int]:
@@ -45,24 +77,37 @@ def _end_offsets(settings: Settings) -> dict[int, int]:
 
 
 def _warehouse_facts(settings: Settings) -> dict[str, Any]:
-    with writer_lock(settings.warehouse), connect(settings.warehouse) as con:
-        ensure_raw_schema(con)
-        [(events, last_ingest)] = con.execute("select count(*), max(ingested_at) from raw.events").fetchall()
-        codes = dict(con.execute("select error_code, count(*) from raw.events_quarantine group by 1").fetchall())
+    with _brief_lock(settings.warehouse), connect(settings.warehouse, read_only=True) as con:
+        tables = {
+            f"{schema}.{name}"
+            for schema, name in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+        }
+
+        def rows(table: str, sql: str, params: list[Any] | None = None) -> list[Any]:
+            return con.execute(sql, params).fetchall() if table in tables else []
+
+        [(events, last_ingest)] = rows("raw.events", "select count(*), max(ingested_at) from raw.events") or [(0, None)]
+        codes = dict(rows("raw.events_quarantine", "select error_code, count(*) from raw.events_quarantine group by 1"))
         offsets = dict(
-            con.execute(
-                "select partition, next_offset from raw.kafka_offsets where topic = ?", [settings.topic]
-            ).fetchall()
+            rows(
+                "raw.kafka_offsets",
+                "select partition, next_offset from raw.kafka_offsets where topic = ?",
+                [settings.topic],
+            )
         )
-        [(spend_rows,)] = con.execute("select count(*) from raw.marketing_spend").fetchall()
-        has_marts = bool(con.execute("select 1 from information_schema.tables where table_schema = 'marts'").fetchall())
+        [(spend_rows,)] = rows("raw.marketing_spend", "select count(*) from raw.marketing_spend") or [(0,)]
+        forgotten = dict(
+            rows("raw.deletion_log", "select action, sum(events_deleted) from raw.deletion_log group by 1")
+        )
     return {
         "events": events,
         "last_ingest_at": last_ingest.isoformat() if last_ingest else None,
         "quarantine_by_code": codes,
         "stored_offsets": offsets,
         "spend_rows": spend_rows,
-        "has_marts": has_marts,
+        "has_marts": any(t.startswith("marts.") for t in tables),
+        "events_forgotten": int(forgotten.get("forget") or 0),
+        "events_dropped_at_ingest": int(forgotten.get("dropped_at_ingest") or 0),
     }
 
 
@@ -74,34 +119,50 @@ def _last_build(settings: Settings) -> str | None:
         return None
 
 
-def _snapshot_age_seconds(published: Path) -> float | None:
+def _snapshot_facts(published: Path) -> dict[str, Any]:
+    """Snapshot age and marts freshness (last day with activity), read from the snapshot."""
     if not published.exists():
-        return None
+        return {"snapshot_age_seconds": None, "marts_data_through": None}
     with duckdb.connect(str(published), read_only=True) as con:
         [(published_at,)] = con.execute("select max(published_at) from snapshot_info").fetchall()
-    return (datetime.now(UTC) - published_at).total_seconds()
+        try:
+            [(through,)] = con.execute("select max(activity_date) from marts.fct_daily_active_users").fetchall()
+        except duckdb.Error:
+            through = None
+    return {
+        "snapshot_age_seconds": (datetime.now(UTC) - published_at).total_seconds(),
+        "marts_data_through": through.isoformat() if through else None,
+    }
 
 
 def collect_status(settings: Settings) -> dict[str, Any]:
     """Everything `growth status` shows, plus `healthy` and the `problems` that make it false."""
     problems: list[str] = []
     report: dict[str, Any] = {"warehouse": str(settings.warehouse), "topic": settings.topic}
+    report["warehouse_busy"] = False
     if settings.warehouse.exists():
-        report.update(_warehouse_facts(settings))
+        try:
+            report.update(_warehouse_facts(settings))
+        except WarehouseBusy:
+            report["warehouse_busy"] = True  # a build or a busy ingester: not a fault
+            report["stored_offsets"] = {}
     else:
         problems.append(f"no warehouse at {settings.warehouse}")
         report["stored_offsets"] = {}
     try:
         ends = _end_offsets(settings)
-        lag = {p: max(0, end - report["stored_offsets"].get(p, 0)) for p, end in ends.items()}
-        report["lag_by_partition"] = lag
-        report["lag_total"] = sum(lag.values())
-        if report["lag_total"] > LAG_LIMIT:
+        if report["warehouse_busy"]:
+            report["end_offsets"] = ends  # stored offsets unknown while a writer holds the file
+        else:
+            lag = {p: max(0, end - report["stored_offsets"].get(p, 0)) for p, end in ends.items()}
+            report["lag_by_partition"] = lag
+            report["lag_total"] = sum(lag.values())
+        if report.get("lag_total", 0) > LAG_LIMIT:
             problems.append(f"consumer lag {report['lag_total']:,} > {LAG_LIMIT:,}")
     except (KafkaError, LookupError, OSError) as exc:
         problems.append(f"Kafka at {settings.bootstrap_servers}: {exc}")
     report["last_build_at"] = _last_build(settings)
-    report["snapshot_age_seconds"] = _snapshot_age_seconds(settings.published)
+    report.update(_snapshot_facts(settings.published))
     report["problems"] = problems
     report["healthy"] = not problems
     return report

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import orjson
 from kafka import KafkaAdminClient, KafkaProducer
@@ -13,6 +14,7 @@ from kafka.admin import NewTopic
 
 from ingest.config import Settings
 from ingest.consumer import IngestConfig, run_ingest
+from ingest.lock import writer_lock
 
 GROWTH = [sys.executable, "-m", "orchestration.cli"]
 
@@ -45,6 +47,15 @@ def test_status_reports_lag_after_a_partial_ingest_and_fails_without_broker(sett
     assert report["lag_by_partition"] == {"0": 21}  # 51 records, 30 ingested
     assert report["events"] == 30 and report["quarantine_by_code"] == {}
     assert result.returncode == 0 and report["healthy"]
+    assert report["warehouse_busy"] is False and report["marts_data_through"] is None
+    # A writer holding the warehouse (a long build) does not make status wait or fail.
+    with writer_lock(settings.warehouse):
+        started = time.monotonic()
+        busy = growth(settings, "status", "--json")
+        assert time.monotonic() - started < 60
+    busy_report = json.loads(busy.stdout)
+    assert busy.returncode == 0 and busy_report["warehouse_busy"] is True
+    assert busy_report["end_offsets"] == {"0": 51} and "lag_by_partition" not in busy_report
     down = growth(settings, "status", "--json", "--bootstrap-servers", "127.0.0.1:1")
     assert down.returncode == 1
     assert any("Kafka at 127.0.0.1:1" in problem for problem in json.loads(down.stdout)["problems"])
