@@ -43,6 +43,7 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format ingest transforms orchestration tests benchmarks
 
 bench: $(STAMP) ## run the benchmarks and print their figures
+	$(PY) benchmarks/simulate.py
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/build.py
 
