@@ -43,7 +43,7 @@ def test_records_below_the_stored_offset_are_not_written_twice(warehouse: Path) 
 def test_events_of_forgotten_ids_are_not_stored_again(warehouse: Path) -> None:
     with writer_lock(warehouse), connect(warehouse) as con:
         ensure_raw_schema(con)
-        con.execute("create table raw.forgotten_ids (id varchar); insert into raw.forgotten_ids values ('u5')")
+        con.execute("insert into raw.forgotten_ids (id, requested_id, forgotten_at) values ('u5', 'u5', now())")
     batch = Batch(NOW)
     for offset, user in enumerate(["u5", "u6", "u5", "u7"]):
         batch.add("t", 0, offset, record(offset, user))
