@@ -285,8 +285,8 @@ def forget(
     result = forget_users(_settings(warehouse=warehouse), user_ids)
     out.print(
         f"forgot {', '.join(result.requested_ids)}: {len(result.linked_ids)} linked ids, "
-        f"{result.events_deleted} events and {result.quarantine_deleted} quarantined records deleted; "
-        "marts rebuilt and snapshot republished"
+        f"{result.events_deleted} events and {result.quarantine_deleted} quarantined records deleted"
+        + ("; marts rebuilt and snapshot republished" if result.rebuilt else " (no marts built yet)")
     )
 
 

@@ -56,6 +56,7 @@ class ForgetResult:
     linked_ids: list[str] = field(default_factory=list)
     events_deleted: int = 0
     quarantine_deleted: int = 0
+    rebuilt: bool = False  # marts rebuilt and snapshot republished (only when marts exist)
 
 
 def _resolve(base_id: str, alias: dict[str, str]) -> str:
@@ -168,4 +169,5 @@ def forget_users(settings: Settings, user_ids: list[str], *, rebuild: bool = Tru
 
             build_predictive_ltv(settings)
         publish_snapshot(settings)
+        result.rebuilt = True
     return result

@@ -5,6 +5,13 @@ pipeline's writers (DuckDB allows one writing process per file, and no readers b
 it). Instead the marts are copied into a new file next to the snapshot, which then
 replaces the old one with a rename. A reader that has the old file open keeps reading the
 old inode; the next open sees the new one; nobody ever sees half a snapshot.
+
+The snapshot also holds a small view layer, schema ``analytics``, with friendly names for
+the questions analysts ask most (weekly retention, weekly growth accounting, channel
+economics without the ``(all)`` roll-up, ...). The views live in the snapshot only, are
+commented (``select * from duckdb_views() where schema_name = 'analytics'``) and are listed
+in docs/analysts.md. The writer lock is held only while the marts are copied; the views
+are added to the new file after the lock is released, before the swap.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import logging
 import os
 from pathlib import Path
 
+import duckdb
+
 from ingest.config import Settings
 from ingest.errors import GrowthError
 from ingest.lock import writer_lock
@@ -20,6 +29,51 @@ from ingest.warehouse import connect
 
 log = logging.getLogger(__name__)
 PUBLISHED_SCHEMAS = ("marts",)
+
+# (view, comment, definition) of the analytics layer; views whose marts are missing are skipped.
+ANALYTICS_VIEWS: list[tuple[str, str, str]] = [
+    ("users", "One row per stitched user (marts.dim_users).", "select * from marts.dim_users"),
+    (
+        "weekly_retention",
+        "Weekly signup cohorts: share of the cohort active n weeks after signup.",
+        "select cohort_start, period_number as week_number, cohort_size, retained_users, retention_rate, "
+        "is_complete from marts.fct_retention where grain = 'week'",
+    ),
+    (
+        "monthly_retention",
+        "Monthly signup cohorts: share of the cohort active n months after signup.",
+        "select cohort_start, period_number as month_number, cohort_size, retained_users, retention_rate, "
+        "is_complete from marts.fct_retention where grain = 'month'",
+    ),
+    (
+        "weekly_growth_accounting",
+        "Per week: new, retained, resurrected and churned users, churn rate and quick ratio.",
+        "select period_start as week_start, active_users, new_users, retained_users, resurrected_users, "
+        "churned_users, churn_rate, quick_ratio, is_complete from marts.fct_growth_accounting where grain = 'week'",
+    ),
+    (
+        "daily_active_users",
+        "DAU, WAU, MAU and stickiness per day.",
+        "select activity_date, dau, wau, mau, stickiness, new_users from marts.fct_daily_active_users",
+    ),
+    (
+        "weekly_activation",
+        "Per weekly signup cohort: signups, activated users and activation rate.",
+        "select cohort_start, signups, activated_users, activation_rate, median_hours_to_activate, is_complete "
+        "from marts.fct_activation where grain = 'week'",
+    ),
+    (
+        "funnel",
+        "Funnel steps over all signups (all cohorts and channels summed).",
+        "select step_number, step_event, sum(users) as users from marts.fct_funnel "
+        "where acquisition_channel = '(all)' group by all order by step_number",
+    ),
+    (
+        "channel_economics",
+        "Per acquisition channel (the '(all)' roll-up left out): spend, signups, CAC, LTV, LTV:CAC, payback.",
+        "select * from marts.fct_channel_economics where channel <> '(all)'",
+    ),
+]
 
 
 def publish_snapshot(settings: Settings) -> Path:
@@ -50,5 +104,25 @@ def publish_snapshot(settings: Settings) -> Path:
             )
         finally:
             con.execute("detach snapshot")
+    _add_views(staging)
     os.replace(staging, target)
     return target
+
+
+def _add_views(staging: Path) -> None:
+    """The analytics view layer, created in the new file itself (no lock: nobody else has it)."""
+    with duckdb.connect(str(staging)) as con:
+        con.execute("create schema analytics")
+        for name, comment, definition in ANALYTICS_VIEWS:
+            try:
+                con.execute(f"create view analytics.{name} as {definition}")
+                con.execute(f"select * from analytics.{name} limit 0")
+            except duckdb.Error as exc:  # a mart this view needs is not built (yet)
+                log.warning("analytics.%s skipped: %s", name, str(exc).splitlines()[0])
+                con.execute(f"drop view if exists analytics.{name}")
+                continue
+            con.execute(f"comment on view analytics.{name} is {_quote(comment)}")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -57,6 +57,8 @@ def run_query(settings: Settings, query: str, output: Format, console: Console) 
 
 def open_shell(settings: Settings) -> None:
     """Replace this process with the DuckDB CLI on the snapshot, read-only."""
+    if not settings.published.exists():
+        raise GrowthError(f"no analyst snapshot at {settings.published}: run `growth publish` first")
     duckdb_cli = shutil.which("duckdb")
     if duckdb_cli is None:
         raise GrowthError('the duckdb command-line shell is not on PATH; pass a query: growth sql "SELECT ..."')

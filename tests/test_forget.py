@@ -3,6 +3,9 @@ later events of the user are dropped at ingest and counted."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -109,3 +112,20 @@ def test_forget_removes_every_trace_and_drops_later_events(tmp_path: Path) -> No
         ("dropped_at_ingest", None, ["a1", "alice"], 2, 0),
         ("forget", ["alice"], ["alice"], 0, 0),
     ]
+
+
+def test_forget_cli_resolves_an_alias_chain(tmp_path: Path) -> None:
+    """`growth forget` by the first id of an alias chain removes the whole chain (no marts yet)."""
+    settings = Settings(warehouse=tmp_path / "warehouse.duckdb", published=tmp_path / "published.duckdb")
+    load_raw(settings)
+    env = {**os.environ, "GROWTH_WAREHOUSE": str(settings.warehouse), "GROWTH_PUBLISHED": str(settings.published)}
+    run = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "forget", "tmp_bob"], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 0, run.stderr
+    assert "3 linked ids, 4 events and 0 quarantined records deleted (no marts built yet)" in " ".join(
+        run.stdout.split()
+    )
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        left = {m for (m,) in con.execute("select message_id from raw.events").fetchall()}
+    assert left == {e["messageId"] for e in EVENTS} - {"b1", "b2", "b3", "b4"}

@@ -8,9 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
+
 from ingest.config import Settings
 from orchestration.build import run_build
-from orchestration.publish import publish_snapshot
+from orchestration.publish import ANALYTICS_VIEWS, publish_snapshot
 from tests.test_dbt_marts import load_raw
 
 READER = """
@@ -39,6 +41,21 @@ def test_reader_sees_old_or_new_snapshot_never_an_error(tmp_path: Path) -> None:
     load_raw(settings)
     run_build(settings, quiet=True)
     publish_snapshot(settings)
+    with duckdb.connect(str(settings.published), read_only=True) as con:
+        # The analytics view layer: every view present, commented, and equal to its mart.
+        views = dict(
+            con.execute("select view_name, comment from duckdb_views() where schema_name = 'analytics'").fetchall()
+        )
+        assert set(views) == {name for name, _, _ in ANALYTICS_VIEWS} and all(views.values())
+        assert (
+            con.execute("select count(*), sum(retained_users) from analytics.weekly_retention").fetchall()
+            == con.execute(
+                "select count(*), sum(retained_users) from marts.fct_retention where grain = 'week'"
+            ).fetchall()
+        )
+        channels = {c for (c,) in con.execute("select channel from analytics.channel_economics").fetchall()}
+        assert channels == {"google", "facebook", "direct"}  # no '(all)' roll-up
+        assert con.execute("select users from analytics.funnel order by step_number").fetchall() == [(3,), (2,), (1,)]
     stop = tmp_path / "stop"
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(settings.published), str(stop)], stdout=subprocess.PIPE, text=True
