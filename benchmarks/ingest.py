@@ -103,6 +103,8 @@ def main() -> None:
             )
             print(f"    {summary}")
             print(f"ratio b/a: {bare / ingest:.2f}   peak RSS of (b): {peak_mb:,.0f} MB")
+            # Other work on the machine skews both figures; say how busy it was.
+            print("load average (1, 5, 15 min): {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
         finally:
             terminate(broker)
 
