@@ -12,6 +12,7 @@ import csv
 import io
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -92,7 +93,7 @@ def parse_spend_file(path: Path) -> list[SpendRow]:
     return rows
 
 
-def _expand(paths: list[Path]) -> list[Path]:
+def _expand(paths: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -127,7 +128,7 @@ def _store(settings: Settings, path: Path, rows: list[SpendRow]) -> None:
         con.commit()
 
 
-def changed_files(settings: Settings, paths: list[Path]) -> list[Path]:
+def changed_files(settings: Settings, paths: Sequence[Path]) -> list[Path]:
     """Files never loaded, or modified since their last load (what a scheduler should load)."""
     files = _expand(paths)
     if not settings.warehouse.exists():
@@ -142,7 +143,7 @@ def changed_files(settings: Settings, paths: list[Path]) -> list[Path]:
     ]
 
 
-def load_spend(settings: Settings, paths: list[Path]) -> list[SpendFileResult]:
+def load_spend(settings: Settings, paths: Sequence[Path]) -> list[SpendFileResult]:
     """Load each file on its own; a rejected file is reported, never partly loaded."""
     results = []
     for path in _expand(paths):
