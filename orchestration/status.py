@@ -63,7 +63,7 @@ def _end_offsets(settings: Settings) -> dict[int, int]:
     consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False, bootstrap_timeout_ms=5000)
     try:
         partitions = consumer.partitions_for_topic(settings.topic)
-        if partitions is None:
+        if not partitions:  # None, or an empty set from the embedded broker
             raise LookupError(f"topic '{settings.topic}' does not exist")
         assigned = [TopicPartition(settings.topic, p) for p in sorted(partitions)]
         consumer.assign(assigned)
@@ -159,7 +159,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
             report["lag_total"] = sum(lag.values())
         if report.get("lag_total", 0) > LAG_LIMIT:
             problems.append(f"consumer lag {report['lag_total']:,} > {LAG_LIMIT:,}")
-    except (KafkaError, LookupError, OSError) as exc:
+    except (KafkaError, LookupError, OSError, ValueError) as exc:
         problems.append(f"Kafka at {settings.bootstrap_servers}: {exc}")
     report["last_build_at"] = _last_build(settings)
     report.update(_snapshot_facts(settings.published))

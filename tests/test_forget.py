@@ -20,6 +20,7 @@ from orchestration.build import run_build
 from orchestration.forget import delete_user_data, forget_users, linked_ids
 from orchestration.publish import publish_snapshot
 from tests.test_dbt_marts import EVENTS, ev, load_raw
+from transforms.predictive_ltv import build_predictive_ltv
 
 ALICE_IDS = {"alice", "a1"}  # alice's events e1..e8 (e1 anonymous, stitched through a1)
 OTHERS = ("bob", "carol", "dave")
@@ -56,8 +57,10 @@ def test_forget_removes_every_trace_and_drops_later_events(tmp_path: Path) -> No
     write_batch(settings.warehouse, bad)
     assert bad.rejected_count == 2
     run_build(settings, quiet=True)
+    build_predictive_ltv(settings)  # a mart written outside dbt: forget must refit it too
     publish_snapshot(settings)
     with duckdb.connect(str(settings.published), read_only=True) as con:
+        assert ("alice",) in con.execute("select user_key from marts.fct_predicted_ltv").fetchall()
         before = users(con)
         assert traces(con, "marts", ALICE_IDS)  # the check below can fail: alice is there now
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:

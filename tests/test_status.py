@@ -56,6 +56,9 @@ def test_status_reports_lag_after_a_partial_ingest_and_fails_without_broker(sett
     busy_report = json.loads(busy.stdout)
     assert busy.returncode == 0 and busy_report["warehouse_busy"] is True
     assert busy_report["end_offsets"] == {"0": 51} and "lag_by_partition" not in busy_report
+    missing = growth(settings, "status", "--json", "--topic", settings.topic + "_missing")
+    assert missing.returncode == 1
+    assert any("does not exist" in problem for problem in json.loads(missing.stdout)["problems"])
     down = growth(settings, "status", "--json", "--bootstrap-servers", "127.0.0.1:1")
     assert down.returncode == 1
     assert any("Kafka at 127.0.0.1:1" in problem for problem in json.loads(down.stdout)["problems"])
