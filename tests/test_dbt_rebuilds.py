@@ -1,0 +1,162 @@
+"""Rebuilds: a second build after late data equals a full refresh; a var change is noticed.
+
+Real `growth build` runs on real DuckDB files; raw rows are inserted straight into
+raw.events (the ingester's table) so the test controls ingestion order exactly.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from ingest.config import Settings
+from ingest.warehouse import connect, ensure_raw_schema
+from orchestration.build import run_build
+
+MARTS = [
+    "dim_users",
+    "fct_sessions",
+    "fct_engagement_daily",
+    "fct_daily_active_users",
+    "fct_retention",
+    "fct_growth_accounting",
+    "fct_activation",
+    "fct_funnel",
+    "fct_acquisition",
+    "fct_ltv_cohorts",
+    "fct_channel_economics",
+]
+
+# (message_id, type, event, user_id, anonymous_id, previous_id, timestamp, revenue_raw, campaign_source_raw)
+FIRST = [
+    ("u1a", "track", "Signed Up", "u1", None, None, "2026-03-02T10:00:00Z", None, '"google"'),
+    ("u1b", "track", "Project Created", "u1", None, None, "2026-03-03T10:00:00Z", None, None),
+    ("u1c", "track", "Order Completed", "u1", None, None, "2026-03-20T10:00:00Z", "30", None),
+    ("u2a", "track", "Signed Up", "u2", None, None, "2026-03-05T09:00:00Z", None, None),
+    ("u2b", "page", None, "u2", None, None, "2026-03-05T09:20:00Z", None, None),
+    ("u2c", "page", None, "u2", None, None, "2026-03-05T09:50:00Z", None, None),
+    ("x1", "page", None, None, "anon_x", None, "2026-03-01T08:00:00Z", None, '"facebook"'),
+    ("x2", "page", None, None, "anon_x", None, "2026-03-04T08:00:00Z", None, None),
+    ("gone", "page", None, "u2", None, None, "2026-03-25T09:00:00Z", None, None),
+]
+# Arrives later: a late u1 event, a duplicate of u2b with another timestamp (ignored: the
+# first copy wins), an identify that stitches anon_x's old page views to u3, u3's signup.
+LATER = [
+    ("u1d", "page", None, "u1", None, None, "2026-03-10T10:00:00Z", None, None),
+    ("u2b", "page", None, "u2", None, None, "2026-03-28T09:00:00Z", None, None),
+    ("x3", "identify", None, "u3", "anon_x", None, "2026-03-15T08:00:00Z", None, None),
+    ("u3a", "track", "Signed Up", "u3", None, None, "2026-03-15T08:01:00Z", None, None),
+    ("u1e", "track", "Order Completed", "u1", None, None, "2026-03-30T10:00:00Z", '"12.50"', None),
+]
+
+
+def insert(warehouse: Path, rows: list[tuple[Any, ...]], partition: int, ingested_at: str) -> None:
+    with connect(warehouse) as con:
+        ensure_raw_schema(con)
+        for offset, (mid, kind, event, user, anon, previous, ts, revenue, source) in enumerate(rows):
+            con.execute(
+                "insert into raw.events (message_id, type, event, user_id, anonymous_id, previous_id, timestamp, "
+                "revenue_raw, campaign_source_raw, payload, kafka_topic, kafka_partition, kafka_offset, ingested_at) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', 'events', ?, ?, ?)",
+                [mid, kind, event, user, anon, previous, ts, revenue, source, partition, offset, ingested_at],
+            )
+
+
+def snapshot(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return {mart: sorted(con.execute(f"select * from marts.{mart}").fetchall(), key=repr) for mart in MARTS}
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, list[tuple[Any, ...]]]]:
+    settings = Settings(warehouse=tmp_path_factory.mktemp("rebuild") / "warehouse.duckdb")
+    insert(settings.warehouse, FIRST, 0, "2026-03-31T00:00:00Z")
+    run_build(settings, quiet=True)
+    insert(settings.warehouse, LATER, 1, "2026-04-01T00:00:00Z")
+    with connect(settings.warehouse) as con:  # `growth forget`-style deletion of a raw row
+        con.execute("delete from raw.events where message_id = 'gone'")
+    run_build(settings, quiet=True)
+    return settings, snapshot(settings.warehouse)
+
+
+def test_second_build_equals_full_refresh_of_a_copy(
+    rebuilt: tuple[Settings, dict[str, list[tuple[Any, ...]]]], tmp_path: Path
+) -> None:
+    settings, after = rebuilt
+    copy = Settings(warehouse=tmp_path / "copy.duckdb")
+    shutil.copy(settings.warehouse, copy.warehouse)
+    run_build(copy, full_refresh=True, quiet=True)
+    fresh = snapshot(copy.warehouse)
+    for mart in MARTS:
+        assert after[mart] == fresh[mart], mart
+
+
+def test_late_identity_link_reattributes_old_anonymous_events(
+    rebuilt: tuple[Settings, dict[str, list[tuple[Any, ...]]]],
+) -> None:
+    settings, _ = rebuilt
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        users = dict(
+            con.execute("select user_key, acquisition_channel from marts.dim_users order by user_key").fetchall()
+        )
+        # anon_x's facebook page view of 03-01 now belongs to u3 (earlier than u3's signup).
+        assert users == {"u1": "google", "u2": "direct", "u3": "facebook"}
+        first_seen = con.execute("select first_seen_at from marts.dim_users where user_key = 'u3'").fetchone()
+        assert first_seen is not None and str(first_seen[0]).startswith("2026-03-01 08:00:00")
+        # u3 active 03-01, 03-04 (stitched pages), 03-15 (signup track); identify is not activity.
+        assert con.execute("select activity_events from marts.dim_users where user_key = 'u3'").fetchone() == (3,)
+        # u2: u2b keeps its first copy (03-05 09:20); 'gone' was deleted: last activity 03-05 09:50.
+        last = con.execute("select last_active_at from marts.dim_users where user_key = 'u2'").fetchone()
+        assert last is not None and str(last[0]).startswith("2026-03-05 09:50:00")
+        # u1's revenue: 30 + "12.50".
+        assert con.execute("select lifetime_revenue from marts.dim_users where user_key = 'u1'").fetchone() == (42.5,)
+        # No anonymous visitors remain: anon_x was stitched.
+        assert con.execute("select sum(anonymous_visitors) from marts.fct_daily_active_users").fetchone() == (0,)
+    finally:
+        con.close()
+
+
+def test_a_var_change_is_noticed_without_full_refresh(tmp_path: Path) -> None:
+    settings = Settings(warehouse=tmp_path / "warehouse.duckdb")
+    insert(settings.warehouse, FIRST, 0, "2026-03-31T00:00:00Z")
+
+    def u2_sessions() -> list[tuple[Any, ...]]:
+        con = duckdb.connect(str(settings.warehouse), read_only=True)
+        try:
+            return con.execute(
+                "select session_date, event_count from marts.fct_sessions where user_key = 'u2' order by session_start"
+            ).fetchall()
+        finally:
+            con.close()
+
+    run_build(settings, quiet=True)
+    # u2: 09:00, 09:20, 09:50 (gaps of 20 and 30 minutes: one session) and 03-25.
+    assert [n for _, n in u2_sessions()] == [3, 1]
+    run_build(settings, vars={"session_timeout_minutes": 25}, quiet=True)
+    # A 25-minute timeout splits at the 30-minute gap.
+    assert [n for _, n in u2_sessions()] == [2, 1, 1]
+    # UTC+14: u1's signup at 03-02 10:00Z is 03-03 00:00 local, a date shift.
+    run_build(settings, vars={"reporting_timezone": "Pacific/Kiritimati"}, quiet=True)
+    assert [n for _, n in u2_sessions()] == [3, 1]  # back to the 30-minute default
+    assert signup_date(settings, "u1") == date(2026, 3, 3)
+    run_build(settings, quiet=True)  # back to the defaults, still without --full-refresh
+    assert signup_date(settings, "u1") == date(2026, 3, 2)
+
+
+def signup_date(settings: Settings, user: str) -> date:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        row = con.execute("select signup_date from marts.dim_users where user_key = ?", [user]).fetchone()
+        assert row is not None
+        return row[0]
+    finally:
+        con.close()
