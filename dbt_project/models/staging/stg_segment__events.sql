@@ -4,7 +4,10 @@
   (ingested_at), then Kafka coordinates, which within a partition is offset order.
   Revenue and campaign values are parsed here by the rules of events.md "Derived values",
   from the JSON fragments the ingester kept as sent.
+  Materialized as a table (not a view like other staging models): de-duplication and
+  parsing run once per build instead of once per downstream model.
 -#}
+{{ config(materialized='table') }}
 with
 
 source as (
