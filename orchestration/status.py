@@ -24,6 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from ingest.config import Settings
+from ingest.errors import GrowthError
 from ingest.lock import lock_path
 from ingest.warehouse import connect
 from orchestration.build import target_dir
@@ -159,7 +160,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
             report["lag_total"] = sum(lag.values())
         if report.get("lag_total", 0) > LAG_LIMIT:
             problems.append(f"consumer lag {report['lag_total']:,} > {LAG_LIMIT:,}")
-    except (KafkaError, LookupError, OSError, ValueError) as exc:
+    except (KafkaError, LookupError, OSError, ValueError, GrowthError) as exc:
         problems.append(f"Kafka at {settings.bootstrap_servers}: {exc}")
     report["last_build_at"] = _last_build(settings)
     report.update(_snapshot_facts(settings.published))
