@@ -11,7 +11,3 @@ class ConfigError(GrowthError):
 
 class BrokerError(GrowthError):
     """The embedded broker could not be started, stopped or reached."""
-
-
-class NotAvailableError(GrowthError):
-    """A command whose implementation has not landed yet."""

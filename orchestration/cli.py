@@ -13,13 +13,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from ingest.config import Settings, load_settings
-from ingest.errors import GrowthError, NotAvailableError
+from ingest.errors import GrowthError
 
 app = typer.Typer(
     name="growth",
@@ -56,10 +56,6 @@ ReportDir = Annotated[Path | None, typer.Option("--out", help="Report directory 
 def _settings(**options: Any) -> Settings:
     kafka_config = options.pop("kafka_config", None) or ()
     return load_settings(kafka_config=kafka_config, **options)
-
-
-def _not_yet(command: str, issue: int) -> NoReturn:
-    raise NotAvailableError(f"`growth {command}` is not available yet (tracked in issue #{issue})")
 
 
 @app.callback()
