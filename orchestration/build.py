@@ -23,6 +23,20 @@ from ingest.warehouse import connect, ensure_raw_schema
 
 log = logging.getLogger(__name__)
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+# The marts of metrics.md (schema `marts`), in the contract's order.
+CONTRACT_MARTS = (
+    "dim_users",
+    "fct_sessions",
+    "fct_engagement_daily",
+    "fct_daily_active_users",
+    "fct_retention",
+    "fct_growth_accounting",
+    "fct_activation",
+    "fct_funnel",
+    "fct_acquisition",
+    "fct_ltv_cohorts",
+    "fct_channel_economics",
+)
 
 
 class BuildError(GrowthError):

@@ -18,28 +18,14 @@ from dagster import (
 )
 
 from ingest.lock import writer_lock
+from orchestration.build import CONTRACT_MARTS
 from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.resources import GrowthResource
 from orchestration.defs.schedules import cron, timezone
 from orchestration.publish import publish_snapshot
 from orchestration.report import headline_numbers, render_report
 
-MARTS = [
-    AssetKey(["marts", name])
-    for name in (
-        "dim_users",
-        "fct_sessions",
-        "fct_engagement_daily",
-        "fct_daily_active_users",
-        "fct_retention",
-        "fct_growth_accounting",
-        "fct_activation",
-        "fct_funnel",
-        "fct_acquisition",
-        "fct_ltv_cohorts",
-        "fct_channel_economics",
-    )
-]
+MARTS = [AssetKey(["marts", name]) for name in CONTRACT_MARTS]
 
 
 @asset(
