@@ -29,15 +29,20 @@ FIRST = [
     ("x1", "page", None, None, "anon_x", None, "2026-03-01T08:00:00Z", None, '"facebook"'),
     ("x2", "page", None, None, "anon_x", None, "2026-03-04T08:00:00Z", None, None),
     ("gone", "page", None, "u2", None, None, "2026-03-25T09:00:00Z", None, None),
+    ("t4a", "track", "Signed Up", "tmp4", None, None, "2026-03-06T10:00:00Z", None, None),
+    ("t4b", "page", None, "tmp4", None, None, "2026-03-06T10:10:00Z", None, None),
 ]
 # Arrives later: a late u1 event, a duplicate of u2b with another timestamp (ignored: the
-# first copy wins), an identify that stitches anon_x's old page views to u3, u3's signup.
+# first copy wins), an identify that stitches anon_x's old page views to u3, u3's signup,
+# an alias that merges tmp4 into u4, and u4's page view continuing tmp4's session.
 LATER = [
     ("u1d", "page", None, "u1", None, None, "2026-03-10T10:00:00Z", None, None),
     ("u2b", "page", None, "u2", None, None, "2026-03-28T09:00:00Z", None, None),
     ("x3", "identify", None, "u3", "anon_x", None, "2026-03-15T08:00:00Z", None, None),
     ("u3a", "track", "Signed Up", "u3", None, None, "2026-03-15T08:01:00Z", None, None),
     ("u1e", "track", "Order Completed", "u1", None, None, "2026-03-30T10:00:00Z", '"12.50"', None),
+    ("t4c", "alias", None, "u4", None, "tmp4", "2026-03-06T10:20:00Z", None, None),
+    ("u4a", "page", None, "u4", None, None, "2026-03-06T10:30:00Z", None, None),
 ]
 
 
@@ -63,26 +68,72 @@ def snapshot(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
         con.close()
 
 
+def build_runs(warehouse: Path) -> dict[str, bool]:
+    """Whether each incremental model's latest run was a full rebuild (intermediate.incremental_runs)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return dict(
+            con.execute(
+                "select model, arg_max(is_full, run_at) from intermediate.incremental_runs group by model"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+
+
+INCREMENTAL_MODELS = {
+    "stg_segment__events",
+    "int_identity_links",
+    "int_identity_links_resolved",
+    "int_events_attributed",
+    "int_user_days_active",
+    "fct_sessions",
+}
+
+
 @pytest.fixture(scope="module")
 def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, list[tuple[Any, ...]]]]:
     settings = Settings(warehouse=tmp_path_factory.mktemp("rebuild") / "warehouse.duckdb")
     insert(settings.warehouse, FIRST, 0, "2026-03-31T00:00:00Z")
     run_build(settings, quiet=True)
+    assert build_runs(settings.warehouse) == dict.fromkeys(INCREMENTAL_MODELS, True)
     insert(settings.warehouse, LATER, 1, "2026-04-01T00:00:00Z")
-    with connect(settings.warehouse) as con:  # `growth forget`-style deletion of a raw row
-        con.execute("delete from raw.events where message_id = 'gone'")
     run_build(settings, quiet=True)
     return settings, snapshot(settings.warehouse)
 
 
-def test_second_build_equals_full_refresh_of_a_copy(
-    rebuilt: tuple[Settings, dict[str, list[tuple[Any, ...]]]], tmp_path: Path
-) -> None:
-    settings, after = rebuilt
+def full_refresh_of_a_copy(settings: Settings, tmp_path: Path) -> dict[str, list[tuple[Any, ...]]]:
     copy = Settings(warehouse=tmp_path / "copy.duckdb")
     shutil.copy(settings.warehouse, copy.warehouse)
     run_build(copy, full_refresh=True, quiet=True)
-    fresh = snapshot(copy.warehouse)
+    return snapshot(copy.warehouse)
+
+
+def test_second_build_is_incremental_and_equals_full_refresh_of_a_copy(
+    rebuilt: tuple[Settings, dict[str, list[tuple[Any, ...]]]], tmp_path: Path
+) -> None:
+    settings, after = rebuilt
+    assert build_runs(settings.warehouse) == dict.fromkeys(INCREMENTAL_MODELS, False)
+    fresh = full_refresh_of_a_copy(settings, tmp_path)
+    for mart in CONTRACT_MARTS:
+        assert after[mart] == fresh[mart], mart
+
+
+def test_a_raw_deletion_rebuilds_and_equals_full_refresh(
+    rebuilt: tuple[Settings, dict[str, list[tuple[Any, ...]]]], tmp_path: Path
+) -> None:
+    settings, before = rebuilt
+    assert ("u2", "2026-03-25") in {(row[1], str(row[4])) for row in before["fct_sessions"]}
+    deleted = Settings(warehouse=tmp_path / "deleted.duckdb")
+    shutil.copy(settings.warehouse, deleted.warehouse)
+    with connect(deleted.warehouse) as con:  # `growth forget`-style deletion of a raw row
+        con.execute("delete from raw.events where message_id = 'gone'")
+    run_build(deleted, quiet=True)
+    # The staged rows no longer match raw.events: everything downstream rebuilds.
+    assert build_runs(deleted.warehouse) == dict.fromkeys(INCREMENTAL_MODELS, True)
+    after = snapshot(deleted.warehouse)
+    assert ("u2", "2026-03-25") not in {(row[1], str(row[4])) for row in after["fct_sessions"]}
+    fresh = full_refresh_of_a_copy(deleted, tmp_path)
     for mart in CONTRACT_MARTS:
         assert after[mart] == fresh[mart], mart
 
@@ -97,14 +148,20 @@ def test_late_identity_link_reattributes_old_anonymous_events(
             con.execute("select user_key, acquisition_channel from marts.dim_users order by user_key").fetchall()
         )
         # anon_x's facebook page view of 03-01 now belongs to u3 (earlier than u3's signup).
-        assert users == {"u1": "google", "u2": "direct", "u3": "facebook"}
+        assert users == {"u1": "google", "u2": "direct", "u3": "facebook", "u4": "direct"}
         first_seen = con.execute("select first_seen_at from marts.dim_users where user_key = 'u3'").fetchone()
         assert first_seen is not None and str(first_seen[0]).startswith("2026-03-01 08:00:00")
         # u3 active 03-01, 03-04 (stitched pages), 03-15 (signup track); identify is not activity.
         assert con.execute("select activity_events from marts.dim_users where user_key = 'u3'").fetchone() == (3,)
-        # u2: u2b keeps its first copy (03-05 09:20); 'gone' was deleted: last activity 03-05 09:50.
+        # u2: u2b keeps its first copy (03-05 09:20), not the duplicate of 03-28.
         last = con.execute("select last_active_at from marts.dim_users where user_key = 'u2'").fetchone()
-        assert last is not None and str(last[0]).startswith("2026-03-05 09:50:00")
+        assert last is not None and str(last[0]).startswith("2026-03-25 09:00:00")
+        # tmp4's signup and page view moved to u4 and, with u4's page view 20 minutes later,
+        # form one session of three events; tmp4's old session is gone.
+        sessions = con.execute(
+            "select user_key, event_count from marts.fct_sessions where user_key in ('u4', 'tmp4')"
+        ).fetchall()
+        assert sessions == [("u4", 3)]
         # u1's revenue: 30 + "12.50".
         assert con.execute("select lifetime_revenue from marts.dim_users where user_key = 'u1'").fetchone() == (42.5,)
         # No anonymous visitors remain: anon_x was stitched.

@@ -15,7 +15,7 @@ reporting_period as (
 
 sessions as (
 
-    select user_key, count(*) as sessions from {{ ref('int_sessions_built') }} group by user_key
+    select user_key, count(*) as sessions from {{ ref('fct_sessions') }} group by user_key
 
 ),
 

@@ -1,10 +1,88 @@
-{#- One row per session (metrics.md marts.fct_sessions); sessions are built in int_sessions_built. -#}
+{#-
+  Sessions (metrics.md marts.fct_sessions): per user, activity events in (timestamp,
+  messageId) order; an event starts a new session when it is the user's first or when MORE
+  than session_timeout_minutes passed since the previous activity event. A gap of exactly
+  the timeout stays in the session; sessions do not split at midnight. session_id is
+  md5(user_key || '/' || n) for the user's n-th session.
+
+  Incremental: an activity event at time t that appears (or moves away) can only change
+  the user's sessions that end at or after t - timeout; every earlier session is separated
+  from it by more than the timeout. For each user whose activity changed, the pre-hooks
+  keep that prefix, delete the rest (sessions_plan), and this model re-sessionizes the
+  user's events after the last kept session, numbering on from the kept ones.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=[
+        "{{ empty_unless_incremental(incremental_ready()) }}",
+        "{{ sessions_plan(incremental_ready()) }}",
+        "{{ sessions_delete_replanned(incremental_ready()) }}",
+    ],
+    post_hook="{{ record_incremental_run(incremental_ready()) }}",
+) }}
+{%- set ready = incremental_ready() %}
+with
+
+activity as (
+
+    select events.user_key, events.message_id, events.event_at
+    {%- if ready %}, plan.kept_sessions{% else %}, 0 as kept_sessions{% endif %}
+    from {{ ref('int_events_attributed') }} as events
+    {%- if ready %}
+    join {{ sessions_plan_relation() }} as plan
+        on plan.user_key = events.user_key
+        and (plan.resume_after is null or events.event_at > plan.resume_after)
+    {%- endif %}
+    where events.is_activity
+
+),
+
+flagged as (
+
+    select
+        *,
+        case
+            when lag(event_at) over by_user is null then 1
+            when event_at > {{ dbt.dateadd('minute', var('session_timeout_minutes'), 'lag(event_at) over by_user') }}
+                then 1
+            else 0
+        end as is_session_start
+    from activity
+    window by_user as (partition by user_key order by event_at, message_id)
+
+),
+
+numbered as (
+
+    select
+        *,
+        kept_sessions + sum(is_session_start) over (
+            partition by user_key order by event_at, message_id rows unbounded preceding
+        ) as session_number
+    from flagged
+
+),
+
+sessions as (
+
+    select
+        user_key,
+        session_number,
+        min(event_at) as session_start,
+        max(event_at) as session_end,
+        count(*) as event_count
+    from numbered
+    group by user_key, session_number
+
+)
+
 select
-    session_id,
+    md5(user_key || '/' || cast(session_number as varchar)) as session_id,
     user_key,
     session_start,
     session_end,
     {{ reporting_date('session_start') }} as session_date,
     {{ seconds_between('session_start', 'session_end') }} as duration_seconds,
     event_count
-from {{ ref('int_sessions_built') }}
+from sessions

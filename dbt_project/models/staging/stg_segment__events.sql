@@ -4,15 +4,30 @@
   (ingested_at), then Kafka coordinates, which within a partition is offset order.
   Revenue and campaign values are parsed here by the rules of events.md "Derived values",
   from the JSON fragments the ingester kept as sent.
-  Materialized as a table (not a view like other staging models): de-duplication and
-  parsing run once per build instead of once per downstream model.
+  Incremental (not a view like other staging models): de-duplication and parsing run once
+  per event, not once per build and downstream model. An incremental run reads the raw
+  rows ingested after the last run's raw watermark (max ingested_at) and keeps the first
+  copy of each messageId not already staged. That equals a full refresh because the ingester
+  writes ingested_at under the writer lock, so later batches sort after every staged row;
+  segment_events_ready() rebuilds everything when raw.events no longer holds exactly the
+  rows counted up to that watermark (a deletion such as `growth forget`, or rows inserted
+  behind it), see macros/incremental.sql.
 -#}
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ empty_unless_incremental(segment_events_ready()) }}",
+    post_hook="{{ record_incremental_run(segment_events_ready(), raw_stats=true) }}",
+) }}
+{%- set ready = segment_events_ready() %}
 with
 
 source as (
 
     select * from {{ source('segment', 'events') }}
+    {%- if ready %}
+    where ingested_at > cast('{{ last_incremental_run().raw_watermark }}' as timestamptz)
+    {%- endif %}
 
 ),
 
@@ -20,6 +35,9 @@ first_copies as (
 
     select *
     from source
+    {%- if ready %}
+    where not exists (select 1 from {{ this }} as staged where staged.message_id = source.message_id)
+    {%- endif %}
     qualify row_number() over (
         partition by message_id
         order by ingested_at, kafka_topic, kafka_partition, kafka_offset
@@ -63,7 +81,8 @@ renamed as (
         ingested_at,
         kafka_topic,
         kafka_partition,
-        kafka_offset
+        kafka_offset,
+        {{ batch_at() }} as _batch_at
 
     from first_copies
 

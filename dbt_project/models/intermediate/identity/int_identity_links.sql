@@ -4,39 +4,82 @@
                            messageId) that carries anonymousId = a and a userId;
     link_type 'alias':     alias_link[p] = userId of the earliest alias event (timestamp,
                            then messageId) with previousId = p.
+  linked_at / link_message_id identify the winning event.
+
+  Incremental: a link is the minimum over its candidate events, so the new winner is the
+  minimum of the stored winner and the candidates among events staged since the last run.
+  Only links that are new or whose winner changed are written (with this run's _batch_at):
+  int_identity_links_resolved and int_events_attributed re-attribute exactly those.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['link_type', 'linked_id'],
+    pre_hook="{{ empty_unless_incremental(incremental_ready()) }}",
+    post_hook="{{ record_incremental_run(incremental_ready()) }}",
+) }}
+{%- set ready = incremental_ready() %}
 with
 
 events as (
 
     select * from {{ ref('stg_segment__events') }}
+    {%- if ready %}
+    where _batch_at > {{ changed_since() }}
+    {%- endif %}
 
 ),
 
-anonymous_links as (
+candidates as (
 
-    select
-        'anonymous' as link_type,
-        anonymous_id as linked_id,
-        arg_min(user_id, (event_at, message_id)) as user_id
+    select 'anonymous' as link_type, anonymous_id as linked_id, user_id, event_at as linked_at, message_id as link_message_id
     from events
     where anonymous_id is not null and user_id is not null
-    group by anonymous_id
+    union all
+    select 'alias', previous_id, user_id, event_at, message_id
+    from events
+    where event_type = 'alias'
 
 ),
 
-alias_links as (
+{%- if ready %}
 
-    select
-        'alias' as link_type,
-        previous_id as linked_id,
-        arg_min(user_id, (event_at, message_id)) as user_id
-    from events
-    where event_type = 'alias'
-    group by previous_id
+stored as (
+
+    select stored.link_type, stored.linked_id, stored.user_id, stored.linked_at, stored.link_message_id
+    from {{ this }} as stored
+    where exists (
+        select 1 from candidates
+        where candidates.link_type = stored.link_type and candidates.linked_id = stored.linked_id
+    )
+
+),
+
+{%- endif %}
+
+winners as (
+
+    select *
+    from (
+        select * from candidates
+        {%- if ready %}
+        union all
+        select * from stored
+        {%- endif %}
+    ) as contenders
+    qualify row_number() over (
+        partition by link_type, linked_id order by linked_at, link_message_id
+    ) = 1
 
 )
 
-select * from anonymous_links
-union all
-select * from alias_links
+select winners.*, {{ batch_at() }} as _batch_at
+from winners
+{%- if ready %}
+where not exists (
+    select 1 from stored
+    where stored.link_type = winners.link_type
+      and stored.linked_id = winners.linked_id
+      and stored.link_message_id = winners.link_message_id
+)
+{%- endif %}

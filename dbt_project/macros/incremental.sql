@@ -1,0 +1,204 @@
+{#-
+  Incremental builds that give exactly what a full refresh gives (metrics.md "Rebuilds").
+
+  Every incremental model records each of its runs in intermediate.incremental_runs (a
+  post-hook, in the model's own transaction): when it ran, whether the run was a full
+  rebuild, and a signature = md5 of the model's SQL and every var of the configuration
+  table. A model then builds incrementally only when ALL of these hold
+  (incremental_ready()):
+    * dbt would build it incrementally (the table exists, no --full-refresh);
+    * its last recorded run has the current signature (a var or code change rebuilds it,
+      nobody has to remember --full-refresh);
+    * each incremental parent ran at most once since, and not as a full rebuild (a parent
+      that rebuilt, or that ran twice while this model was skipped, e.g. after a failing
+      test, could have changed rows this model cannot see as changes).
+  Otherwise the pre-hook empties the table and the model's SQL selects everything: the
+  same rows a --full-refresh would write.
+
+  Changed rows are found through `_batch_at`, the run_started_at of the run that wrote a
+  row: a model reads its parents' rows with `_batch_at` after its own last run.
+-#}
+
+{% macro incremental_runs_relation() -%}
+    intermediate.incremental_runs
+{%- endmacro %}
+
+{% macro create_incremental_runs() -%}
+    create schema if not exists intermediate;
+    create table if not exists {{ incremental_runs_relation() }} (
+        model varchar not null,
+        run_at timestamptz not null,
+        signature varchar not null,
+        is_full boolean not null,
+        raw_rows bigint,
+        raw_watermark timestamptz
+    )
+{%- endmacro %}
+
+{% macro incremental_signature() -%}
+    {%- set settings = {} -%}
+    {%- for name in ['signup_event', 'activation_event', 'activation_window_days', 'purchase_event',
+                     'funnel_steps', 'funnel_window_days', 'session_timeout_minutes',
+                     'churn_inactivity_days', 'ltv_horizon_months', 'reporting_timezone',
+                     'inactive_events'] -%}
+        {%- do settings.update({name: var(name)}) -%}
+    {%- endfor -%}
+    {{ return(local_md5(model.raw_code ~ tojson(settings, sort_keys=true))) }}
+{%- endmacro %}
+
+{% macro batch_at() -%}
+    cast('{{ run_started_at.isoformat() }}' as timestamptz)
+{%- endmacro %}
+
+{#- This model's last recorded run as a dict (run_at, signature, raw_rows, raw_watermark), or none. -#}
+{% macro last_incremental_run(name=none) -%}
+    {%- set query -%}
+        select cast(run_at as varchar) as run_at, signature, raw_rows, cast(raw_watermark as varchar) as raw_watermark
+        from {{ incremental_runs_relation() }}
+        where model = '{{ name or this.identifier }}'
+        order by run_at desc
+        limit 1
+    {%- endset -%}
+    {%- set rows = run_query(query).rows -%}
+    {%- if rows | length == 0 -%}{{ return(none) }}{%- endif -%}
+    {{ return({'run_at': rows[0][0], 'signature': rows[0][1], 'raw_rows': rows[0][2], 'raw_watermark': rows[0][3]}) }}
+{%- endmacro %}
+
+{% macro incremental_ready() -%}
+    {#- Unit tests render models without a relation: always the full-refresh form. -#}
+    {%- if not execute or model.resource_type == 'unit_test' or not is_incremental() -%}{{ return(false) }}{%- endif -%}
+    {%- set last = last_incremental_run() -%}
+    {%- if last is none or last.signature != incremental_signature() -%}{{ return(false) }}{%- endif -%}
+    {%- for unique_id in model.depends_on.nodes if unique_id.startswith('model.') -%}
+        {%- set parent = graph.nodes[unique_id] -%}
+        {%- if parent.config.materialized == 'incremental' -%}
+            {%- set query -%}
+                select count(*), coalesce(bool_or(is_full), false)
+                from {{ incremental_runs_relation() }}
+                where model = '{{ parent.alias or parent.name }}' and run_at > cast('{{ last.run_at }}' as timestamptz)
+            {%- endset -%}
+            {%- set row = run_query(query).rows[0] -%}
+            {%- if row[0] > 1 or row[1] -%}{{ return(false) }}{%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{#- The timestamp literal after which a parent's rows are new to this model. -#}
+{% macro changed_since() -%}
+    cast('{{ last_incremental_run().run_at }}' as timestamptz)
+{%- endmacro %}
+
+{#- Pre-hook: a model that cannot build incrementally starts from an empty table. -#}
+{% macro empty_unless_incremental(ready) -%}
+    {%- if is_incremental() and not ready -%}delete from {{ this }}{%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook: record this run (raw_stats for the model reading raw.events). -#}
+{% macro record_incremental_run(ready, raw_stats=false) -%}
+    insert into {{ incremental_runs_relation() }}
+    select
+        '{{ this.identifier }}',
+        {{ batch_at() }},
+        '{{ incremental_signature() }}',
+        {{ 'false' if ready else 'true' }},
+        {% if raw_stats -%}
+        (select count(*) from {{ source('segment', 'events') }}),
+        (select max(ingested_at) from {{ source('segment', 'events') }})
+        {%- else -%}
+        null, null
+        {%- endif %}
+{%- endmacro %}
+
+{#-
+  Users whose activity changed since this model's last run, from int_events_attributed:
+  the user_key of every (re)written activity event and, for re-attributed events, the
+  user_key they had before (their event moved away). One row per (user_key, event).
+-#}
+{% macro activity_changes(since) -%}
+    select user_key, event_at, event_date
+    from {{ ref('int_events_attributed') }}
+    where _batch_at > {{ since }} and is_activity
+    union all
+    select replaced_user_key, event_at, event_date
+    from {{ ref('int_events_attributed') }}
+    where _batch_at > {{ since }} and replaced_user_key is not null and is_engagement_event
+{%- endmacro %}
+
+{#- stg_segment__events builds incrementally only when raw.events still holds exactly the
+    rows it counted up to its watermark: nothing deleted, nothing inserted behind it. -#}
+{% macro segment_events_ready() -%}
+    {%- if not incremental_ready() -%}{{ return(false) }}{%- endif -%}
+    {%- set last = last_incremental_run() -%}
+    {%- if last.raw_watermark is none -%}{{ return(false) }}{%- endif -%}
+    {%- set query -%}
+        select count(*) from {{ source('segment', 'events') }}
+        where ingested_at <= cast('{{ last.raw_watermark }}' as timestamptz)
+    {%- endset -%}
+    {{ return(run_query(query).rows[0][0] == last.raw_rows) }}
+{%- endmacro %}
+
+{#- Incremental strategy `restage`: the batch's rows flagged _is_restaged replace their
+    stored copies (by unique_key); the rest are appended. Unlike delete+insert, a batch of
+    only new rows does not scan the whole table for keys to delete. -#}
+{% macro get_incremental_restage_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set temp = arg_dict['temp_relation'] -%}
+    {%- set key = arg_dict['unique_key'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- set restaged = run_query('select count(*) from ' ~ temp ~ ' where _is_restaged').rows[0][0] -%}
+    {%- if restaged > 0 -%}
+    delete from {{ target }} where {{ key }} in (select {{ key }} from {{ temp }} where _is_restaged);
+    {% endif -%}
+    insert into {{ target }} ({{ columns }}) select {{ columns }} from {{ temp }}
+{%- endmacro %}
+
+{#- fct_sessions' plan: per user whose activity changed, the earliest changed event
+    (changed_from_at), how many sessions stay (they end more than the timeout before it)
+    and when the last of them ends (resume_after). A temp table, so the pre-hooks and the
+    model read the same plan within the model's transaction. -#}
+{% macro sessions_plan_relation() -%}
+    fct_sessions__plan
+{%- endmacro %}
+
+{% macro sessions_plan(ready) -%}
+    {%- if ready -%}
+    create or replace temp table {{ sessions_plan_relation() }} as
+    with changes as (
+        select user_key, min(event_at) as changed_from_at
+        from ({{ activity_changes(changed_since()) }}) as changed
+        group by user_key
+    )
+    select
+        changes.user_key,
+        changes.changed_from_at,
+        count(stored.session_id) as kept_sessions,
+        max(stored.session_end) as resume_after
+    from changes
+    left join {{ this }} as stored
+        on stored.user_key = changes.user_key
+        and {{ dbt.dateadd('minute', var('session_timeout_minutes'), 'stored.session_end') }} < changes.changed_from_at
+    group by changes.user_key, changes.changed_from_at
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro sessions_delete_replanned(ready) -%}
+    {%- if ready -%}
+    delete from {{ this }}
+    where exists (
+        select 1 from {{ sessions_plan_relation() }} as plan
+        where plan.user_key = {{ this }}.user_key
+          and {{ dbt.dateadd('minute', var('session_timeout_minutes'), this ~ '.session_end') }} >= plan.changed_from_at
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro user_days_delete_changed(ready) -%}
+    {%- if ready -%}
+    delete from {{ this }}
+    where exists (
+        select 1 from ({{ activity_changes(changed_since()) }}) as changed
+        where changed.user_key = {{ this }}.user_key and changed.event_date = {{ this }}.activity_date
+    )
+    {%- endif -%}
+{%- endmacro %}
