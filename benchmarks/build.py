@@ -9,7 +9,8 @@ stored payload is a stub (`{}`): no model reads it, and 50M full payloads would 
 measure disk. Then it times
   (a) a baseline single pass: distinct (user, date) counts over raw.events,
   (b) a full `growth build`,
-  (c) one more day of events (~0.5%) appended, then `growth build` again,
+  (c) one more day of events (~0.5%, random existing users, timestamps on the day after
+      the history ends) appended, then `growth build` again (incremental),
 and prints the times, b/a, c/b and the peak RSS of the dbt processes.
 """
 
@@ -22,13 +23,14 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
+import json
 import resource
 import tempfile
 import time
 
 from ingest.config import Settings
 from ingest.warehouse import connect, ensure_raw_schema
-from orchestration.build import run_build
+from orchestration.build import run_build, target_dir
 
 EVENTS_SQL = """
 insert into raw.events by name
@@ -48,10 +50,7 @@ select
     end as event,
     'u' || (case when i < {users} then i else u end) as user_id,
     'a' || (case when i < {users} then i else u end) as anonymous_id,
-    timestamp '2025-01-01 00:00:00+00'
-        + to_days(cast(hash(case when i < {users} then i else u end) % {span_days} as integer))
-        + to_seconds(case when i < {users} then 0 else cast(h % (86400 * {active_days}) as bigint) end)
-        + to_days({day_shift}) as timestamp,
+    {timestamp} as timestamp,
     case when h % 97 = 0 then cast(29 + h % 270 as varchar) end as revenue_raw,
     case when i < {users} and i % 4 <> 0 then '"' || ['google', 'facebook', 'linkedin'][1 + i % 3] || '"' end
         as campaign_source_raw,
@@ -64,19 +63,25 @@ from numbered
 """
 
 
-def write_raw(warehouse: Path, users: int, events: int, first: int = 0, day_shift: int = 0) -> None:
+# History: each user signs up on one of 300 days and is active over the following 60.
+HISTORY_TIMESTAMP = """timestamp '2025-01-01 00:00:00+00'
+        + to_days(cast(hash(case when i < {users} then i else u end) % 300 as integer))
+        + to_seconds(case when i < {users} then 0 else cast(h % (86400 * 60) as bigint) end)"""
+# The next day: events of random existing users during the day after the history ends.
+NEXT_DAY_TIMESTAMP = (
+    "(select max(timestamp) from raw.events)::date + interval 1 day + to_seconds(cast(h % 86400 as bigint))"
+)
+
+
+def write_raw(warehouse: Path, users: int, events: int, first: int = 0, next_day: bool = False) -> None:
     with connect(warehouse) as con:
         ensure_raw_schema(con)
         chunk = 5_000_000
+        timestamp = NEXT_DAY_TIMESTAMP if next_day else HISTORY_TIMESTAMP.format(users=users)
         for start in range(first, first + events, chunk):
             con.execute(
                 EVENTS_SQL.format(
-                    users=users,
-                    first=start,
-                    last=min(first + events, start + chunk),
-                    span_days=300,
-                    active_days=60,
-                    day_shift=day_shift,
+                    users=users, first=start, last=min(first + events, start + chunk), timestamp=timestamp
                 )
             )
         if first == 0:
@@ -85,6 +90,13 @@ def write_raw(warehouse: Path, users: int, events: int, first: int = 0, day_shif
                 "select date '2025-01-01' + cast(d as integer), c, null, 1000.0, 'bench.csv', 1, now() "
                 "from range(300) t(d), (values ('google'), ('facebook'), ('linkedin')) s(c)"
             )
+
+
+def slowest_nodes(settings: Settings, count: int = 8) -> str:
+    """The slowest models and tests of the last build, from dbt's run_results.json."""
+    results = json.loads((target_dir(settings) / "run_results.json").read_text())["results"]
+    ranked = sorted(results, key=lambda result: result["execution_time"], reverse=True)[:count]
+    return ", ".join(f"{r['unique_id'].split('.')[-1]} {r['execution_time']:.1f}s" for r in ranked)
 
 
 def timed(label: str, work: object) -> float:
@@ -116,12 +128,14 @@ def main() -> None:
 
         a = timed("(a) baseline distinct (user, date) pass", baseline)
         b = timed("(b) full growth build", lambda: run_build(settings, quiet=True))
+        print(f"    slowest: {slowest_nodes(settings)}")
         extra = args.events // 200
         timed(
             f"append one more day ({extra:,} events)",
-            lambda: write_raw(settings.warehouse, args.users, extra, first=args.events, day_shift=1),
+            lambda: write_raw(settings.warehouse, args.users, extra, first=args.events, next_day=True),
         )
         c = timed("(c) growth build after the append", lambda: run_build(settings, quiet=True))
+        print(f"    slowest: {slowest_nodes(settings)}")
         peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 / 1024
         print(f"b/a = {b / a:.1f}   c/b = {c / b:.2f}   peak RSS of dbt = {peak_gb:.2f} GB")
 

@@ -39,6 +39,12 @@ CONTRACT_MARTS = (
 )
 
 
+# What every production build runs: models, seeds, snapshots and data tests. dbt unit tests
+# check the SQL against fixtures, not the data; they run in the test suite
+# (tests/test_dbt_build.py), as dbt recommends, instead of costing seconds on every build.
+DBT_BUILD_ARGS = ("build", "--exclude-resource-type", "unit_test")
+
+
 class BuildError(GrowthError):
     """dbt reported a failing model or test."""
 
@@ -76,7 +82,7 @@ def run_build(
     target = target_dir(settings)
     command = [
         str(Path(sys.executable).with_name("dbt")),
-        "build",
+        *DBT_BUILD_ARGS,
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",

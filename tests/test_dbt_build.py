@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import yaml  # type: ignore[import-untyped, unused-ignore]
+
 from ingest.warehouse import connect, ensure_raw_schema
-from orchestration.build import DBT_PROJECT_DIR
+from orchestration.build import DBT_BUILD_ARGS, DBT_PROJECT_DIR
+
+# Every `unit_tests:` entry of the project's yml files.
+UNIT_TEST_NAMES = {
+    test["name"]
+    for path in DBT_PROJECT_DIR.glob("models/**/*.yml")
+    for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests") or []
+}
 
 
 def test_a_failing_data_test_fails_the_build_and_is_named(tmp_path: Path) -> None:
@@ -29,16 +39,34 @@ def test_a_failing_data_test_fails_the_build_and_is_named(tmp_path: Path) -> Non
     assert "accepted_values_stg_segment__events_event_type" in last_line and "fail" in last_line
 
 
-def test_docs_generate_works_on_a_fresh_warehouse(tmp_path: Path) -> None:
+def dbt(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A dbt command on a fresh, built warehouse under tmp_path."""
     warehouse = tmp_path / "warehouse.duckdb"
-    with connect(warehouse) as con:
-        ensure_raw_schema(con)
     env = {**os.environ, "GROWTH_WAREHOUSE": str(warehouse)}
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    target = ["--target-path", str(tmp_path / "target")]
-    subprocess.run([dbt, "build", *common, *target], env=env, check=True, capture_output=True, timeout=300)
-    docs = subprocess.run([dbt, "docs", "generate", *common, *target], env=env, capture_output=True, timeout=300)
+    common = [
+        *("--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)),
+        *("--target-path", str(tmp_path / "target")),
+    ]
+    executable = str(Path(sys.executable).with_name("dbt"))
+    if not warehouse.exists():
+        with connect(warehouse) as con:
+            ensure_raw_schema(con)
+        subprocess.run([executable, *DBT_BUILD_ARGS, *common], env=env, check=True, capture_output=True, timeout=300)
+    return subprocess.run([executable, *args, *common], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_docs_generate_works_on_a_fresh_warehouse(tmp_path: Path) -> None:
+    docs = dbt(tmp_path, "docs", "generate")
     assert docs.returncode == 0, docs.stdout[-2000:]
     catalog = (tmp_path / "target" / "catalog.json").read_text()
     assert '"model.growth_warehouse.fct_retention"' in catalog
+
+
+def test_dbt_unit_tests_pass(tmp_path: Path) -> None:
+    """`growth build` leaves unit tests out (DBT_BUILD_ARGS); here every one of them runs."""
+    result = dbt(tmp_path, "test", "--select", "test_type:unit")
+    assert result.returncode == 0, result.stdout[-3000:]
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    unit_tests = [r for r in results if r["unique_id"].startswith("unit_test.")]
+    assert len(UNIT_TEST_NAMES) >= 8 and all(r["status"] == "pass" for r in unit_tests)
+    assert {r["unique_id"].split(".")[-1] for r in unit_tests} == UNIT_TEST_NAMES

@@ -14,7 +14,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from ingest.lock import writer_lock
 from ingest.warehouse import connect, ensure_raw_schema
-from orchestration.build import DBT_PROJECT_DIR
+from orchestration.build import DBT_BUILD_ARGS, DBT_PROJECT_DIR
 from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.resources import GrowthResource
 
@@ -83,7 +83,7 @@ def growth_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, growt
         with connect(settings.warehouse) as con:
             ensure_raw_schema(con)  # a fresh warehouse builds (empty marts) instead of failing
         with _environ(GROWTH_WAREHOUSE=str(settings.warehouse.resolve())):
-            yield from dbt.cli(["build"], context=context).stream()
+            yield from dbt.cli(list(DBT_BUILD_ARGS), context=context).stream()
 
 
 @contextmanager
