@@ -87,6 +87,7 @@ INCREMENTAL_MODELS = {
     "int_identity_links_resolved",
     "int_events_attributed",
     "int_user_days_active",
+    "int_user_facts",
     "fct_sessions",
 }
 

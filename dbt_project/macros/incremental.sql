@@ -111,16 +111,16 @@
 {%- endmacro %}
 
 {#-
-  Users whose activity changed since this model's last run, from int_events_attributed:
-  the user_key of every (re)written activity event and, for re-attributed events, the
-  user_key they had before (their event moved away). One row per (user_key, event).
+  Activity changes since this model's last run, from int_events_attributed, one row per
+  (user_key, event): +1 for every (re)written activity event under its user_key, -1 under
+  the user_key a re-attributed activity event had before (the event moved away).
 -#}
 {% macro activity_changes(since) -%}
-    select user_key, event_at, event_date
+    select user_key, event_at, event_date, 1 as delta
     from {{ ref('int_events_attributed') }}
     where _batch_at > {{ since }} and is_activity
     union all
-    select replaced_user_key, event_at, event_date
+    select replaced_user_key, event_at, event_date, -1
     from {{ ref('int_events_attributed') }}
     where _batch_at > {{ since }} and replaced_user_key is not null and is_engagement_event
 {%- endmacro %}
@@ -193,12 +193,46 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro user_days_delete_changed(ready) -%}
+
+{#- int_user_days_active's plan: for each user whose activity changed, the stored rows
+    from the last date before the earliest changed date (is_plan_start) onward. They are
+    deleted here and rewritten by the model. -#}
+{% macro user_days_plan_relation() -%}
+    int_user_days_active__plan
+{%- endmacro %}
+
+{% macro user_days_plan(ready) -%}
     {%- if ready -%}
+    create or replace temp table {{ user_days_plan_relation() }} as
+    with changed_users as (
+        select user_key, min(event_date) as first_changed_date
+        from ({{ activity_changes(changed_since()) }}) as changed
+        group by user_key
+    ),
+    starts as (
+        select
+            changed_users.user_key,
+            changed_users.first_changed_date,
+            max(stored.activity_date) as plan_start_date
+        from changed_users
+        left join {{ this }} as stored
+            on stored.user_key = changed_users.user_key and stored.activity_date < changed_users.first_changed_date
+        group by changed_users.user_key, changed_users.first_changed_date
+    )
+    select
+        stored.user_key,
+        stored.activity_date,
+        stored.activity_events,
+        stored.previous_activity_date,
+        stored.activity_date = starts.plan_start_date as is_plan_start
+    from {{ this }} as stored
+    join starts
+        on starts.user_key = stored.user_key
+        and stored.activity_date >= coalesce(starts.plan_start_date, starts.first_changed_date);
     delete from {{ this }}
     where exists (
-        select 1 from ({{ activity_changes(changed_since()) }}) as changed
-        where changed.user_key = {{ this }}.user_key and changed.event_date = {{ this }}.activity_date
+        select 1 from {{ user_days_plan_relation() }} as plan
+        where plan.user_key = {{ this }}.user_key and plan.activity_date = {{ this }}.activity_date
     )
     {%- endif -%}
 {%- endmacro %}

@@ -9,7 +9,7 @@ with
 
 user_days as (
 
-    select user_key, activity_date from {{ ref('int_user_days_active') }}
+    select user_key, activity_date, next_activity_date from {{ ref('int_user_days_active') }}
 
 ),
 
@@ -31,10 +31,7 @@ calendar as (
 
 spans as (
 
-    select
-        activity_date as span_start,
-        lead(activity_date) over (partition by user_key order by activity_date) as next_active_date
-    from user_days
+    select activity_date as span_start, next_activity_date as next_active_date from user_days
 
 ),
 

@@ -4,6 +4,11 @@
   by the user's previous active period: none (new), the period just before (retained) or an
   earlier one (resurrected); a user-period whose next active period is not the following
   period produces a churned user in the following period.
+
+  Read row by row from int_user_days_active: a user's active day opens a user-period when
+  the previous active day lies in an earlier period (or there is none), and that previous
+  day's period is the user's previous active period; a day closes a user-period when the
+  next active day lies in a later period (or there is none).
 -#}
 with
 
@@ -20,28 +25,19 @@ reporting_period as (
 ),
 
 {% for grain in ['day', 'week', 'month'] %}
-{{ grain }}_active as (
-
-    select distinct user_key, {{ trunc_date(grain, 'activity_date') }} as period_start
-    from user_days
-
-),
-
-{{ grain }}_classified as (
+{{ grain }}_days as (
 
     select
-        user_key,
-        period_start,
-        lag(period_start) over by_user as previous_period,
-        lead(period_start) over by_user as next_period
-    from {{ grain }}_active
-    window by_user as (partition by user_key order by period_start)
+        {{ trunc_date(grain, 'activity_date') }} as period_start,
+        {{ trunc_date(grain, 'previous_activity_date') }} as previous_period,
+        {{ trunc_date(grain, 'next_activity_date') }} as next_period
+    from user_days
 
 ),
 
 {{ grain }}_bounds as (
 
-    select min(period_start) as first_period, max(period_start) as last_period from {{ grain }}_active
+    select min(period_start) as first_period, max(period_start) as last_period from {{ grain }}_days
 
 ),
 
@@ -63,7 +59,8 @@ reporting_period as (
             as retained_users,
         sum(case when previous_period < {{ add_periods(grain, -1, 'period_start') }} then 1 else 0 end)
             as resurrected_users
-    from {{ grain }}_classified
+    from {{ grain }}_days
+    where previous_period is null or previous_period < period_start
     group by period_start
 
 ),
@@ -71,12 +68,11 @@ reporting_period as (
 {{ grain }}_churn as (
 
     select {{ add_periods(grain, 1, 'period_start') }} as period_start, count(*) as churned_users
-    from {{ grain }}_classified
+    from {{ grain }}_days
     where next_period is null or next_period > {{ add_periods(grain, 1, 'period_start') }}
     group by 1
 
 ),
-
 {{ grain }}_rows as (
 
     select

@@ -18,6 +18,23 @@ user_days as (
 
 ),
 
+days_since_signup as (
+
+    {#- Active days on or after the signup date; the previous active day counts only when
+        it is on or after the signup date too. #}
+    select
+        users.signup_date,
+        user_days.activity_date,
+        case when user_days.previous_activity_date >= users.signup_date then user_days.previous_activity_date end
+            as previous_activity_date,
+        user_days.next_activity_date is null as is_last_active_day
+    from users
+    join user_days
+        on user_days.user_key = users.user_key
+        and user_days.activity_date >= users.signup_date
+
+),
+
 reporting_period as (
 
     select * from {{ ref('int_reporting_period') }}
@@ -27,14 +44,14 @@ reporting_period as (
 {% for grain in ['day', 'week', 'month'] %}
 {{ grain }}_retained as (
 
-    select distinct
-        users.user_key,
-        {{ trunc_date(grain, 'users.signup_date') }} as cohort_start,
-        {{ periods_between(grain, 'users.signup_date', 'user_days.activity_date') }} as period_number
-    from users
-    join user_days
-        on user_days.user_key = users.user_key
-        and user_days.activity_date >= users.signup_date
+    {#- One row per user and retained period: the user's first active day on or after the
+        signup date within that calendar period. #}
+    select
+        {{ trunc_date(grain, 'signup_date') }} as cohort_start,
+        {{ periods_between(grain, 'signup_date', 'activity_date') }} as period_number
+    from days_since_signup
+    where previous_activity_date is null
+       or {{ trunc_date(grain, 'previous_activity_date') }} < {{ trunc_date(grain, 'activity_date') }}
 
 ),
 
@@ -72,12 +89,11 @@ reporting_period as (
 
 {{ grain }}_last_period as (
 
-    select cohort_start, last_period, count(*) as users
-    from (
-        select user_key, cohort_start, max(period_number) as last_period
-        from {{ grain }}_retained
-        group by 1, 2
-    ) as per_user
+    select
+        {{ trunc_date(grain, 'signup_date') }} as cohort_start,
+        {{ periods_between(grain, 'signup_date', 'last_active_date') }} as last_period,
+        count(*) as users
+    from (select signup_date, activity_date as last_active_date from days_since_signup where is_last_active_day) as last_days
     group by 1, 2
 
 ),

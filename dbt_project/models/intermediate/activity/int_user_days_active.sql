@@ -1,41 +1,99 @@
 {#-
-  One row per user and date on which the user had an activity event.
+  One row per user and date on which the user had an activity event, with the user's
+  previous and next activity dates: the marts read a user's period-to-period movements
+  (growth accounting, retention, WAU/MAU spans) row by row from these, without sorting
+  every user's history again.
 
-  Incremental: only the (user, date) pairs touched by events attributed since the last run
-  (new events, and events that moved to or away from a user) are deleted and counted again.
+  Incremental: activity events attributed since the last run (new events +1, events that
+  moved away from a user -1) change the counts of their (user, date) pairs. For each
+  changed user, the rows from the last stored date before the earliest changed date
+  onward are rewritten (user_days_plan): their counts plus the changes, and previous/next
+  dates again; a row whose count falls to 0 disappears.
 -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     pre_hook=[
         "{{ empty_unless_incremental(incremental_ready()) }}",
-        "{{ user_days_delete_changed(incremental_ready()) }}",
+        "{{ user_days_plan(incremental_ready()) }}",
     ],
-    post_hook="{{ record_incremental_run(incremental_ready()) }}",
+    post_hook=[
+        "{{ record_incremental_run(incremental_ready()) }}",
+    ],
 ) }}
 {%- set ready = incremental_ready() %}
 with
 
-events as (
+{%- if ready %}
 
-    select * from {{ ref('int_events_attributed') }}
+changes as (
 
-){%- if ready %},
+    select user_key, event_date as activity_date, sum(delta) as delta
+    from ({{ activity_changes(changed_since()) }}) as changed
+    group by user_key, event_date
 
-changed_days as (
+),
 
-    select distinct user_key, event_date from ({{ activity_changes(changed_since()) }}) as changed
+counted as (
 
-){%- endif %}
+    select
+        coalesce(kept.user_key, changes.user_key) as user_key,
+        coalesce(kept.activity_date, changes.activity_date) as activity_date,
+        coalesce(kept.activity_events, 0) + coalesce(changes.delta, 0) as activity_events,
+        kept.previous_activity_date as kept_previous_date,
+        kept.is_plan_start
+    from {{ user_days_plan_relation() }} as kept
+    full outer join changes
+        on changes.user_key = kept.user_key and changes.activity_date = kept.activity_date
+
+),
+
+days as (
+
+    select
+        user_key,
+        activity_date,
+        activity_events,
+        case
+            when coalesce(is_plan_start, false) then kept_previous_date
+            else lag(activity_date) over by_user
+        end as previous_activity_date,
+        lead(activity_date) over by_user as next_activity_date
+    from counted
+    where activity_events > 0
+    window by_user as (partition by user_key order by activity_date)
+
+)
+
+{%- else %}
+
+counted as (
+
+    select user_key, event_date as activity_date, count(*) as activity_events
+    from {{ ref('int_events_attributed') }}
+    where is_activity
+    group by user_key, event_date
+
+),
+
+days as (
+
+    select
+        *,
+        lag(activity_date) over by_user as previous_activity_date,
+        lead(activity_date) over by_user as next_activity_date
+    from counted
+    window by_user as (partition by user_key order by activity_date)
+
+)
+
+{%- endif %}
 
 select
-    events.user_key,
-    events.event_date as activity_date,
-    count(*) as activity_events,
+    user_key,
+    activity_date,
+    cast(activity_events as bigint) as activity_events,
+    previous_activity_date,
+    next_activity_date,
     {{ batch_at() }} as _batch_at
-from events
-{%- if ready %}
-join changed_days on changed_days.user_key = events.user_key and changed_days.event_date = events.event_date
-{%- endif %}
-where events.is_activity
-group by events.user_key, events.event_date
+from days

@@ -1,0 +1,101 @@
+{#- The per-user facts of int_user_facts, computed from every event of the users in
+    `events_sql` (a select of int_events_attributed rows). One definition for the full
+    build and for users an incremental build recomputes. -#}
+{% macro user_facts_from_events(events_sql) -%}
+    with
+
+    events as (
+
+        {{ events_sql }}
+
+    ),
+
+    firsts as (
+
+        select
+            user_key,
+            min(event_at) as first_seen_at,
+            min(case when event_type = 'track' and event_name = {{ sql_string(var('signup_event')) }} then event_at end)
+                as signup_event_at,
+            min(case when event_type = 'track' and event_name = {{ sql_string(var('purchase_event')) }}
+                      and revenue > 0 then event_at end) as first_purchase_at,
+            max(case when is_activity then event_at end) as last_active_at,
+            cast(coalesce(sum(case when event_type = 'track' then revenue end), 0) as double) as lifetime_revenue,
+            cast(sum(case when is_activity then 1 else 0 end) as bigint) as activity_events
+        from events
+        group by user_key
+
+    ),
+
+    signed_up as (
+
+        select
+            user_key,
+            first_seen_at,
+            signup_event_at,
+            coalesce(signup_event_at, first_seen_at) as signed_up_at,
+            first_purchase_at,
+            last_active_at,
+            lifetime_revenue,
+            activity_events
+        from firsts
+
+    ),
+
+    touches as (
+
+        select
+            events.user_key,
+            events.event_at as touch_at,
+            events.message_id as touch_message_id,
+            events.campaign_source as acquisition_source,
+            events.campaign_name as acquisition_campaign
+        from events
+        join signed_up on signed_up.user_key = events.user_key
+        where events.campaign_source is not null
+          and events.event_at <= signed_up.signed_up_at
+        qualify row_number() over (partition by events.user_key order by events.event_at, events.message_id) = 1
+
+    ),
+
+    activations as (
+
+        select events.user_key, min(events.event_at) as activated_at
+        from events
+        join signed_up on signed_up.user_key = events.user_key
+        where events.event_type = 'track'
+          and events.event_name = {{ sql_string(var('activation_event')) }}
+          and events.event_at >= signed_up.signed_up_at
+          and events.event_at <= {{ dbt.dateadd('day', var('activation_window_days'), 'signed_up.signed_up_at') }}
+        group by events.user_key
+
+    )
+
+    select
+        signed_up.*,
+        touches.touch_at,
+        touches.touch_message_id,
+        touches.acquisition_source,
+        touches.acquisition_campaign,
+        activations.activated_at
+    from signed_up
+    left join touches on touches.user_key = signed_up.user_key
+    left join activations on activations.user_key = signed_up.user_key
+{%- endmacro %}
+
+{#- Users who gained or lost events by re-attribution since this model's last run. -#}
+{% macro users_with_moved_events(since) -%}
+    select user_key from {{ ref('int_events_attributed') }}
+    where _batch_at > {{ since }} and _is_restaged and user_key is not null
+    union
+    select replaced_user_key from {{ ref('int_events_attributed') }}
+    where _batch_at > {{ since }} and _is_restaged and replaced_user_key is not null
+{%- endmacro %}
+
+{#- Pre-hook of int_user_facts: users with moved events are recomputed from scratch, and
+    those left without any event must disappear, so their stored rows go first. -#}
+{% macro user_facts_delete_moved(ready) -%}
+    {%- if ready -%}
+    delete from {{ this }} where user_key in ({{ users_with_moved_events(changed_since()) }})
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,172 @@
+{#-
+  Per user: what dim_users needs from the user's events (metrics.md marts.dim_users).
+  signed_up_at = the first signup event, else the first event; the acquisition touch is the
+  earliest event with a campaign source at or before signed_up_at (timestamp, then
+  messageId); activated_at is the first activation event within activation_window_days of
+  signed_up_at (both edges included).
+
+  Incremental: the events attributed since the last run are folded into the stored facts
+  (minimums, maximums and sums combine; the touch and the activation combine while
+  signed_up_at stays the same). Users whose signed_up_at moves, and users who gained or
+  lost events by re-attribution, are recomputed from all their events; brand-new users
+  from the new events alone (they have no others).
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='user_key',
+    pre_hook=[
+        "{{ empty_unless_incremental(incremental_ready()) }}",
+        "{{ user_facts_delete_moved(incremental_ready()) }}",
+    ],
+    post_hook="{{ record_incremental_run(incremental_ready()) }}",
+) }}
+{%- set ready = incremental_ready() %}
+with
+
+{%- if not ready %}
+
+facts as (
+
+    {{ user_facts_from_events("select * from " ~ ref('int_events_attributed') ~ " where user_key is not null") }}
+
+)
+
+{%- else %}
+
+batch as (
+
+    select * from {{ ref('int_events_attributed') }}
+    where _batch_at > {{ changed_since() }} and user_key is not null
+
+),
+
+moved_users as (
+
+    {{ users_with_moved_events(changed_since()) }}
+
+),
+
+batch_facts as (
+
+    {{ user_facts_from_events("select * from batch") }}
+
+),
+
+stored as (
+
+    select stored.*
+    from {{ this }} as stored
+    where stored.user_key in (select user_key from batch_facts)
+
+),
+
+folded as (
+
+    {#- Existing users, not moved: stored facts combined with the batch's. #}
+    select
+        stored.user_key,
+        least(stored.first_seen_at, batch_facts.first_seen_at) as first_seen_at,
+        coalesce(least(stored.signup_event_at, batch_facts.signup_event_at), stored.signup_event_at, batch_facts.signup_event_at)
+            as signup_event_at,
+        stored.signed_up_at,
+        coalesce(least(stored.first_purchase_at, batch_facts.first_purchase_at), stored.first_purchase_at, batch_facts.first_purchase_at)
+            as first_purchase_at,
+        coalesce(greatest(stored.last_active_at, batch_facts.last_active_at), stored.last_active_at, batch_facts.last_active_at)
+            as last_active_at,
+        stored.lifetime_revenue + batch_facts.lifetime_revenue as lifetime_revenue,
+        stored.activity_events + batch_facts.activity_events as activity_events
+    from stored
+    join batch_facts on batch_facts.user_key = stored.user_key
+    where stored.user_key not in (select user_key from moved_users)
+
+),
+
+recompute_users as (
+
+    select user_key from moved_users
+    union
+    select user_key from folded
+    where coalesce(signup_event_at, first_seen_at) <> signed_up_at
+
+),
+
+touch_candidates as (
+
+    select folded.user_key, stored.touch_at, stored.touch_message_id, stored.acquisition_source, stored.acquisition_campaign
+    from folded
+    join stored on stored.user_key = folded.user_key
+    where stored.touch_at is not null
+    union all
+    select folded.user_key, batch.event_at, batch.message_id, batch.campaign_source, batch.campaign_name
+    from folded
+    join batch on batch.user_key = folded.user_key
+    where batch.campaign_source is not null and batch.event_at <= folded.signed_up_at
+
+),
+
+touches as (
+
+    select *
+    from touch_candidates
+    qualify row_number() over (partition by user_key order by touch_at, touch_message_id) = 1
+
+),
+
+batch_activations as (
+
+    select folded.user_key, min(batch.event_at) as activated_at
+    from folded
+    join batch on batch.user_key = folded.user_key
+    where batch.event_type = 'track'
+      and batch.event_name = {{ sql_string(var('activation_event')) }}
+      and batch.event_at >= folded.signed_up_at
+      and batch.event_at <= {{ dbt.dateadd('day', var('activation_window_days'), 'folded.signed_up_at') }}
+    group by folded.user_key
+
+),
+
+folded_facts as (
+
+    select
+        folded.*,
+        touches.touch_at,
+        touches.touch_message_id,
+        touches.acquisition_source,
+        touches.acquisition_campaign,
+        coalesce(least(stored.activated_at, batch_activations.activated_at), stored.activated_at, batch_activations.activated_at)
+            as activated_at
+    from folded
+    join stored on stored.user_key = folded.user_key
+    left join touches on touches.user_key = folded.user_key
+    left join batch_activations on batch_activations.user_key = folded.user_key
+    where folded.user_key not in (select user_key from recompute_users)
+
+),
+
+recomputed as (
+
+    {{ user_facts_from_events(
+        "select * from " ~ ref('int_events_attributed')
+        ~ " where user_key in (select user_key from recompute_users)"
+    ) }}
+
+),
+
+facts as (
+
+    select * from folded_facts
+    union all
+    select * from recomputed
+    union all
+    {#- New users: every event they have is in the batch. #}
+    select * from batch_facts
+    where user_key not in (select user_key from stored)
+      and user_key not in (select user_key from recompute_users)
+
+)
+
+{%- endif %}
+
+select *, {{ batch_at() }} as _batch_at
+from facts
