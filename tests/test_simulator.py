@@ -7,6 +7,7 @@ simulator's own model code.
 from __future__ import annotations
 
 import csv
+from calendar import monthrange
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -156,3 +157,89 @@ def test_spend_files_pass_the_loader_and_name_the_campaign_sources(events: list[
         if "campaign" in (event.get("context") or {})
     }
     assert channels == sources == {"google", "facebook", "linkedin", "partner"}
+
+
+def _orders(events: list[dict], kind: str) -> dict[str, list[tuple[datetime, float, dict]]]:
+    orders: dict[str, list[tuple[datetime, float, dict]]] = defaultdict(list)
+    for event in events:
+        if event.get("event") == "Order Completed" and event["properties"]["kind"] == kind:
+            at = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+            orders[event["userId"]].append((at, float(event["properties"]["revenue"]), event["properties"]))
+    return {user: sorted(rows, key=lambda row: row[0]) for user, rows in orders.items()}
+
+
+def _months_later(start: datetime, months: int) -> datetime:
+    """The billing day ``months`` later: the same day of the month, or that month's last day."""
+    year, month = divmod(start.year * 12 + start.month - 1 + months, 12)
+    return start.replace(year=year, month=month + 1, day=min(start.day, monthrange(year, month + 1)[1]))
+
+
+def test_subscriptions_renew_on_their_billing_day_until_cancelled(events: list[dict]) -> None:
+    subscriptions = _orders(events, "subscription")
+    assert len(subscriptions) > 100
+    renewals = retried = 0
+    for charges in subscriptions.values():
+        first, price, props = charges[0]
+        assert {(amount, p["plan"]) for _, amount, p in charges} == {(price, props["plan"])}  # one plan each
+        if props["plan"] == "annual":  # ten monthly prices a year up front; 120 days hold no renewal
+            assert price in (290.0, 990.0, 2990.0) and len(charges) == 1
+            continue
+        assert price in (29.0, 99.0, 299.0)
+        for number, (at, _, _) in enumerate(charges[1:], start=1):
+            due = _months_later(first, number)
+            renewals += 1
+            if at != due:  # a declined card, charged again by a retry 2-5 days (± 3 hours) apart, up to 3 times
+                retried += 1
+                assert due + timedelta(hours=45) <= at <= due + timedelta(days=15, hours=9), (due, at)
+    # About 8% of renewals are declined at first; nearly all of them succeed on a retry.
+    assert renewals > 100 and 0.01 < retried / renewals < 0.2
+    # Subscribers cancel at any renewal, not after a fixed time: of the monthly subscribers
+    # who started in the first two months, some paid once, some twice, and some still pay.
+    early = [charges for charges in subscriptions.values() if charges[0][2]["plan"] == "monthly"]
+    early = [charges for charges in early if charges[0][0].date() < END - timedelta(days=65)]
+    paid = [len(charges) for charges in early]
+    still_paying = [charges for charges in early if charges[-1][0].date() > END - timedelta(days=31)]
+    assert 1 in paid and 2 in paid and 0 < len(still_paying) < len(early)
+
+
+def test_add_ons_come_at_random_times_while_subscribed(events: list[dict]) -> None:
+    subscriptions = _orders(events, "subscription")
+    add_ons = _orders(events, "add_on")
+    count = sum(len(rows) for rows in add_ons.values())
+    assert count > 50 and set(add_ons) <= set(subscriptions)  # only subscribers buy add-ons
+    on_billing_day = 0
+    for user, rows in add_ons.items():
+        first, price, props = subscriptions[user][0]
+        monthly = price / (10 if props["plan"] == "annual" else 1)
+        for at, amount, _ in rows:
+            assert at > first and 0.2 * monthly <= amount <= 0.8 * monthly
+            on_billing_day += at.day == first.day
+    # Poisson timing: spread over the month, not tied to the billing day (about 1 in 30 by chance).
+    assert on_billing_day < 0.15 * count
+    # Between 0.3 and 1 add-on a month by plan: the monthly subscribers buy about one for every
+    # two to three paid months.
+    monthly = [user for user, charges in subscriptions.items() if charges[0][2]["plan"] == "monthly"]
+    ratio = sum(len(add_ons.get(user, [])) for user in monthly) / sum(len(subscriptions[user]) for user in monthly)
+    assert 0.2 < ratio < 0.8
+
+
+def test_linkedin_brings_the_most_revenue_per_signup_and_facebook_the_least(events: list[dict]) -> None:
+    source_of: dict[str, str] = {}
+    for event in events:
+        campaign = (event.get("context") or {}).get("campaign")
+        if campaign and event["anonymousId"] not in source_of:
+            source_of[event["anonymousId"]] = campaign["source"].strip().lower()
+    signups: dict[str, int] = defaultdict(int)
+    revenue: dict[str, float] = defaultdict(float)
+    for event in events:
+        source = source_of.get(event["anonymousId"], "direct")
+        if event.get("event") == "Signed Up":
+            signups[source] += 1
+        elif event.get("event") in ("Order Completed", "Order Refunded"):
+            revenue[source] += float(event["properties"]["revenue"])
+    per_signup = {source: revenue[source] / signups[source] for source in signups}
+    # By hand from the documented channel quality: activation x paying share x mean plan
+    # price is about 0.62 * 0.40 * 128 = 32 a month for LinkedIn, 0.32 * 0.14 * 52 = 2.3 for Facebook.
+    assert max(per_signup, key=lambda source: per_signup[source]) == "linkedin"
+    assert min(per_signup, key=lambda source: per_signup[source]) == "facebook"
+    assert per_signup["linkedin"] > 5 * per_signup["facebook"]

@@ -3,7 +3,8 @@
 Each function replays a drawn life into the records a tracking library would send: the
 anonymous visit with UTM context, identify + ``Signed Up`` (or an alias for some users),
 onboarding toward ``Project Created``, sessions of page views and feature events, and
-monthly ``Order Completed`` payments.
+``Order Completed`` payments: subscription renewals (monthly or annual, a declined card
+retried a few days later) and add-ons at random times, with rare ``Order Refunded``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ingest.simulator.model import FEATURES, PAGES, Channel, UserLife, active_probability
+from ingest.simulator.model import DAYS_PER_MONTH, FEATURES, PAGES, Channel, UserLife, active_probability
 
 Event = dict[str, Any]
 LIBRARY = {"name": "analytics.js", "version": "4.1.0"}
+PAYMENT_DECLINE_SHARE = 0.08  # renewals whose first charge attempt is declined
+PAYMENT_RETRIES = 3  # retries 2-5 days apart before the subscription is given up
 
 
 def iso(moment: datetime) -> str:
@@ -131,32 +134,72 @@ def user_events(seed: int, life: UserLife, last_day: date) -> list[Event]:
     return rec.events
 
 
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day of a later month (the month's last day when it is shorter), as billing does."""
+    month = moment.month - 1 + months
+    year, month = moment.year + month // 12, month % 12 + 1
+    last_day = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+
+
 def _payments(rec: Recorder, life: UserLife, signup_at: datetime) -> None:
+    """Renewals on the billing anchor's day until the subscriber cancels, plus add-ons.
+
+    Each renewal's charge can be declined and retried a few days later (a dunning run); when
+    every retry fails the subscription ends. After each paid period the subscriber cancels
+    with ``life.renewal_churn``. Add-ons are a Poisson process over the paid span.
+    """
     if life.subscribes_after_days is None:
         return
-    paid_until = signup_at + timedelta(days=life.subscribes_after_days + max(life.engaged_days, 20) * 1.3)
-    at = signup_at + timedelta(days=life.subscribes_after_days)
-    while at < min(paid_until, rec.horizon):
-        revenue: float | str = life.plan_price if rec.rng.random() < 0.9 else f"{life.plan_price:.2f}"
-        props = {
-            "revenue": revenue,
-            "currency": "USD",
-            "order_id": f"o_{rec.rng.getrandbits(40):x}",
-            "kind": "subscription",
-        }
-        rec.emit("track", at, event="Order Completed", properties=props)
-        if rec.rng.random() < 0.15:  # an add-on bought during the month
-            extra = round(rec.rng.uniform(10, 120), 2)
-            rec.emit(
-                "track",
-                at + timedelta(days=rec.rng.uniform(2, 20)),
-                event="Order Completed",
-                properties={"revenue": extra, "currency": "USD", "kind": "add_on"},
-            )
-        if rec.rng.random() < 0.01:  # a rare refund
-            refund = {"revenue": -life.plan_price, "currency": "USD", "kind": "refund"}
-            rec.emit("track", at + timedelta(days=2), event="Order Refunded", properties=refund)
-        at += timedelta(days=30)
+    anchor = signup_at + timedelta(days=life.subscribes_after_days)
+    period = 0
+    paid_until = anchor
+    while True:
+        due = add_months(anchor, period * life.billing_months)
+        if due >= rec.horizon:
+            break
+        charged_at: datetime | None = due
+        if rec.rng.random() < PAYMENT_DECLINE_SHARE and period > 0:
+            charged_at = None
+            retry_at = due
+            for _ in range(PAYMENT_RETRIES):
+                retry_at += timedelta(days=rec.rng.randint(2, 5), hours=rec.rng.uniform(-3, 3))
+                if rec.rng.random() < 0.6:
+                    charged_at = retry_at
+                    break
+        if charged_at is None:  # involuntary churn: the card never went through
+            break
+        _charge(rec, life, charged_at)
+        period += 1
+        paid_until = add_months(anchor, period * life.billing_months)
+        if rec.rng.random() < life.renewal_churn:
+            break
+    # Add-ons while the subscription runs, at exponential gaps (a Poisson process).
+    rate_per_day = life.add_ons_per_month / DAYS_PER_MONTH
+    at = anchor
+    while rate_per_day > 0:
+        at += timedelta(days=rec.rng.expovariate(rate_per_day))
+        if at >= min(paid_until, rec.horizon):
+            break
+        extra = round(life.plan_price * rec.rng.uniform(0.2, 0.8), 2)
+        rec.emit(
+            "track", at, event="Order Completed", properties={"revenue": extra, "currency": "USD", "kind": "add_on"}
+        )
+
+
+def _charge(rec: Recorder, life: UserLife, at: datetime) -> None:
+    revenue: float | str = life.charge if rec.rng.random() < 0.9 else f"{life.charge:.2f}"
+    props = {
+        "revenue": revenue,
+        "currency": "USD",
+        "order_id": f"o_{rec.rng.getrandbits(40):x}",
+        "kind": "subscription",
+        "plan": "annual" if life.billing_months == 12 else "monthly",
+    }
+    rec.emit("track", at, event="Order Completed", properties=props)
+    if rec.rng.random() < 0.01:  # a rare refund
+        refund = {"revenue": -life.charge, "currency": "USD", "kind": "refund"}
+        rec.emit("track", at + timedelta(days=2), event="Order Refunded", properties=refund)
 
 
 def _daily_activity(rec: Recorder, life: UserLife, signup_at: datetime, last_day: date) -> None:

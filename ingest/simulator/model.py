@@ -3,7 +3,14 @@
 The model is deliberately simple but has the shapes growth metrics exist to measure:
 paid channels whose daily spend buys signups at a channel-specific cost, channel-specific
 activation and paying quality, retention that decays with occasional resurrection,
-weekday seasonality, monthly subscription payments and one-off purchases.
+weekday seasonality, and subscriptions that renew (monthly or yearly) until the customer
+cancels, with add-ons bought now and then.
+
+Paying follows what a growth team sees in its billing data rather than a fixed schedule:
+at each renewal a subscriber cancels with a probability of their own (so the number of
+paid periods is geometric, the lifetime memoryless), and that probability is lower for
+users who stay engaged longer (channel quality carries through to revenue) and for
+bigger plans. Add-ons arrive as a Poisson process while the subscription runs.
 
 Everything is derived from seeded RNGs: the daily plan from one generator, each user's
 life from a generator seeded by (seed, user number), so the same seed gives the same
@@ -36,17 +43,35 @@ class Channel:
     paying_rate: float  # share of activated users who subscribe
     daily_activity: float  # probability of being active on a weekday while engaged
     mean_engaged_days: float  # mean of the exponential engaged lifetime
+    plan_mix: tuple[float, float, float]  # shares of subscribers on each of PLAN_PRICES
 
 
+# fmt: off
 CHANNELS: tuple[Channel, ...] = (
-    Channel("google", "cpc", ("brand_search", "generic_search"), 0.30, 38.0, "Google", 0.55, 0.30, 0.45, 70.0),
-    Channel("facebook", "paid_social", ("lookalike_q3", "retargeting"), 0.18, 22.0, "Facebook", 0.32, 0.14, 0.30, 30.0),
-    Channel("linkedin", "paid_social", ("b2b_decision_makers",), 0.10, 85.0, " LinkedIn", 0.62, 0.40, 0.50, 90.0),
-    Channel("partner", "referral", ("partner_program",), 0.10, 30.0, "Partner", 0.58, 0.33, 0.45, 75.0),
-    Channel(None, None, (), 0.32, 0.0, None, 0.50, 0.25, 0.40, 60.0),
+    # source, medium, campaigns, share, cost per signup, spend label,
+    # activation, paying, daily activity, engaged days, plan mix (29 / 99 / 299)
+    Channel("google", "cpc", ("brand_search", "generic_search"), 0.30, 38.0, "Google",
+            0.55, 0.30, 0.45, 70.0, (0.55, 0.35, 0.10)),
+    Channel("facebook", "paid_social", ("lookalike_q3", "retargeting"), 0.18, 22.0, "Facebook",
+            0.32, 0.14, 0.30, 30.0, (0.75, 0.22, 0.03)),
+    Channel("linkedin", "paid_social", ("b2b_decision_makers",), 0.10, 85.0, " LinkedIn",
+            0.62, 0.40, 0.50, 90.0, (0.30, 0.45, 0.25)),
+    Channel("partner", "referral", ("partner_program",), 0.10, 30.0, "Partner",
+            0.58, 0.33, 0.45, 75.0, (0.45, 0.40, 0.15)),
+    Channel(None, None, (), 0.32, 0.0, None,
+            0.50, 0.25, 0.40, 60.0, (0.55, 0.35, 0.10)),
 )
+# fmt: on
 PAID = tuple(channel for channel in CHANNELS if channel.cost_per_signup > 0)
-PLANS = ((29.0, 0.55), (99.0, 0.35), (299.0, 0.10))  # monthly price, share of subscribers
+PLAN_PRICES = (29.0, 99.0, 299.0)  # monthly list prices
+PLAN_LOYALTY = {29.0: 1.0, 99.0: 1.2, 299.0: 1.5}  # paying lifetime multiplier: bigger plans churn less
+PLAN_ADD_ONS = {29.0: 0.3, 99.0: 0.6, 299.0: 1.0}  # mean add-on purchases (seats, credits) per month
+ANNUAL_SHARE = 0.2  # subscribers who pay a year up front ...
+ANNUAL_MONTHS_CHARGED = 10  # ... at 10 monthly prices (two months free)
+# Paying outlasts heavy use (seats stay booked, contracts run on): the mean paying lifetime is
+# this many days per day of engaged lifetime (at least 20 engaged days are counted).
+PAID_LIFETIME_PER_ENGAGED_DAY = 5.0
+DAYS_PER_MONTH = 365.25 / 12
 FEATURES = ("Task Added", "Task Completed", "Comment Posted", "File Uploaded", "Report Viewed", "Invite Sent")
 PAGES = ("Dashboard", "Projects", "Project Detail", "Settings", "Billing", "Docs")
 
@@ -111,12 +136,21 @@ class UserLife:
     signup_day: date
     activates_after_hours: float | None
     subscribes_after_days: float | None
-    plan_price: float
+    plan_price: float  # monthly list price of the plan
     engaged_days: float
     uses_alias: bool
+    billing_months: int  # 1 (monthly) or 12 (annual, ANNUAL_MONTHS_CHARGED prices up front)
+    renewal_churn: float  # probability of cancelling at each renewal
+    add_ons_per_month: float  # rate of the Poisson add-on purchases while subscribed
+
+    @property
+    def charge(self) -> float:
+        """What one billing period costs."""
+        return self.plan_price * (ANNUAL_MONTHS_CHARGED if self.billing_months == 12 else 1)
 
 
 def draw_life(number: int, channel: Channel, signup_day: date, rng: random.Random) -> UserLife:
+    """One user's fate from their own generator: activation, subscription, engagement, billing."""
     activated = rng.random() < channel.activation_rate / 0.85  # most, not all, within the window
     activation_hours: float | None = None
     if activated:
@@ -125,17 +159,30 @@ def draw_life(number: int, channel: Channel, signup_day: date, rng: random.Rando
         if rng.random() > 0.85:
             activation_hours = None
     subscribes = activation_hours is not None and rng.random() < channel.paying_rate
-    price = rng.choices([p for p, _ in PLANS], weights=[w for _, w in PLANS])[0]
+    price = rng.choices(PLAN_PRICES, weights=channel.plan_mix)[0]
+    campaign = rng.choice(channel.campaigns) if channel.campaigns else None
+    subscribes_after = rng.uniform(1, 25) if subscribes else None
+    engaged_days = rng.expovariate(1 / channel.mean_engaged_days) * (1.6 if activation_hours is not None else 0.6)
+    uses_alias = rng.random() < 0.05
+    billing_months = 12 if rng.random() < ANNUAL_SHARE else 1
+    # A memoryless paying lifetime whose mean grows with engagement and plan size: a constant
+    # cancel probability at each renewal (a geometric number of paid periods), the one of an
+    # exponential lifetime with that mean observed once per billing period.
+    mean_paid_days = PAID_LIFETIME_PER_ENGAGED_DAY * max(engaged_days, 20.0) * PLAN_LOYALTY[price]
+    renewal_churn = 1 - math.exp(-billing_months * DAYS_PER_MONTH / mean_paid_days)
     return UserLife(
         number=number,
         channel=channel,
-        campaign=rng.choice(channel.campaigns) if channel.campaigns else None,
+        campaign=campaign,
         signup_day=signup_day,
         activates_after_hours=activation_hours,
-        subscribes_after_days=rng.uniform(1, 25) if subscribes else None,
+        subscribes_after_days=subscribes_after,
         plan_price=price,
-        engaged_days=rng.expovariate(1 / channel.mean_engaged_days) * (1.6 if activation_hours is not None else 0.6),
-        uses_alias=rng.random() < 0.05,
+        engaged_days=engaged_days,
+        uses_alias=uses_alias,
+        billing_months=billing_months,
+        renewal_churn=renewal_churn,
+        add_ons_per_month=PLAN_ADD_ONS[price] * rng.gammavariate(2.0, 0.5),
     )
 
 
