@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from ingest.warehouse import connect, ensure_raw_schema
@@ -70,3 +71,27 @@ def test_dbt_unit_tests_pass(tmp_path: Path) -> None:
     unit_tests = [r for r in results if r["unique_id"].startswith("unit_test.")]
     assert len(UNIT_TEST_NAMES) >= 8 and all(r["status"] == "pass" for r in unit_tests)
     assert {r["unique_id"].split(".")[-1] for r in unit_tests} == UNIT_TEST_NAMES
+
+
+@pytest.mark.parametrize("age", ["0 days", "1 day"])
+def test_the_incremental_uniqueness_test_catches_a_duplicate(tmp_path: Path, age: str) -> None:
+    """A copy of a staged event, written by the latest build (age 0) or an older one, fails the test."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    with connect(warehouse) as con:
+        ensure_raw_schema(con)
+        con.execute(
+            "insert into raw.events (message_id, type, event, user_id, timestamp, payload, kafka_topic, "
+            "kafka_partition, kafka_offset, ingested_at) values "
+            "('m1', 'track', 'Signed Up', 'u1', '2026-01-01T00:00:00Z', '{}', 't', 0, 0, now()), "
+            "('m2', 'page', null, 'u1', '2026-01-01T00:01:00Z', '{}', 't', 0, 1, now())"
+        )
+    select = ["--select", "stg_segment__events,test_name:unique_in_incremental_model"]
+    assert dbt(tmp_path, *DBT_BUILD_ARGS).returncode == 0  # the test passes on the built model
+    with connect(warehouse) as con:
+        con.execute(
+            "insert into staging.stg_segment__events select * replace (_batch_at - interval (?) as _batch_at) "
+            "from staging.stg_segment__events where message_id = 'm1'",
+            [age],
+        )
+    result = dbt(tmp_path, "test", *select)
+    assert result.returncode == 1 and "unique_in_incremental_model_stg_segment__events" in result.stdout
