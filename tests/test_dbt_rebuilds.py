@@ -59,11 +59,23 @@ def insert(warehouse: Path, rows: list[tuple[Any, ...]], partition: int, ingeste
 
 
 def snapshot(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every mart's rows, sorted; bookkeeping columns (`_batch_at`: when a row was written) left out."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return {
-            mart: sorted(con.execute(f"select * from marts.{mart}").fetchall(), key=repr) for mart in CONTRACT_MARTS
-        }
+        marts = {}
+        for mart in CONTRACT_MARTS:
+            columns = [
+                name
+                for (name,) in con.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'marts' and table_name = ? order by ordinal_position",
+                    [mart],
+                ).fetchall()
+                if not name.startswith("_")
+            ]
+            rows = con.execute(f"select {', '.join(columns)} from marts.{mart}").fetchall()
+            marts[mart] = sorted(rows, key=repr)
+        return marts
     finally:
         con.close()
 

@@ -73,3 +73,14 @@
 {% macro median(expr) -%}
     percentile_cont(0.5) within group (order by {{ expr }})
 {%- endmacro %}
+
+{#- A timestamp as text that does not depend on the session time zone (for keys). -#}
+{% macro timestamp_key(timestamp_expr) -%}
+    {{ return(adapter.dispatch('timestamp_key', 'growth_warehouse')(timestamp_expr)) }}
+{%- endmacro %}
+{% macro default__timestamp_key(timestamp_expr) -%}
+    cast({{ dbt.datediff("cast('1970-01-01' as timestamp)", timestamp_expr, 'microsecond') }} as varchar)
+{%- endmacro %}
+{% macro duckdb__timestamp_key(timestamp_expr) -%}
+    cast(epoch_us({{ timestamp_expr }}) as varchar)
+{%- endmacro %}

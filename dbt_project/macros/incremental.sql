@@ -154,83 +154,130 @@
 {%- endmacro %}
 
 {#- fct_sessions' plan: per user whose activity changed, the earliest changed event
-    (changed_from_at), how many sessions stay (they end more than the timeout before it)
-    and when the last of them ends (resume_after). A temp table, so the pre-hooks and the
-    model read the same plan within the model's transaction. -#}
+    (changed_from_at) and where re-sessionizing starts (restart_at: the start of the first
+    session ending at or after changed_from_at - timeout, else changed_from_at). Those
+    sessions are deleted. A temp table, so the hooks and the model read the same plan in
+    the model's transaction. Stored sessions are filtered by a literal bound first (the
+    earliest changed event of the whole run), so a build of new events reads few of them. -#}
 {% macro sessions_plan_relation() -%}
     fct_sessions__plan
 {%- endmacro %}
 
 {% macro sessions_plan(ready) -%}
     {%- if ready -%}
+    {%- set timeout = var('session_timeout_minutes') -%}
     create or replace temp table {{ sessions_plan_relation() }} as
     with changes as (
         select user_key, min(event_at) as changed_from_at
         from ({{ activity_changes(changed_since()) }}) as changed
         group by user_key
+    ),
+    replaced as (
+        select stored.session_id, stored.user_key, stored.session_start
+        from {{ this }} as stored
+        join changes on changes.user_key = stored.user_key
+        where stored.session_end >= {{ dbt.dateadd('minute', -timeout, earliest_activity_change()) }}
+          and {{ dbt.dateadd('minute', timeout, 'stored.session_end') }} >= changes.changed_from_at
     )
     select
         changes.user_key,
         changes.changed_from_at,
-        count(stored.session_id) as kept_sessions,
-        max(stored.session_end) as resume_after
+        least(changes.changed_from_at, coalesce(min(replaced.session_start), changes.changed_from_at)) as restart_at,
+        list(replaced.session_id) filter (where replaced.session_id is not null) as replaced_session_ids
     from changes
-    left join {{ this }} as stored
-        on stored.user_key = changes.user_key
-        and {{ dbt.dateadd('minute', var('session_timeout_minutes'), 'stored.session_end') }} < changes.changed_from_at
+    left join replaced on replaced.user_key = changes.user_key
     group by changes.user_key, changes.changed_from_at
     {%- endif -%}
+{%- endmacro %}
+
+{#- The earliest changed activity event of this run, as a literal (for filter pushdown). -#}
+{% macro earliest_activity_change() -%}
+    {%- set query -%}
+        select cast(min(event_at) as varchar) from ({{ activity_changes(changed_since()) }}) as changed
+    {%- endset -%}
+    {%- set earliest = run_query(query).rows[0][0] -%}
+    cast('{{ earliest or "infinity" }}' as timestamptz)
+{%- endmacro %}
+
+{#- The earliest restart_at of the plan, as a literal. Computed from the stored sessions
+    (not the plan table), so the model's SQL can use it: dbt compiles the model before its
+    pre-hooks run. -#}
+{% macro sessions_earliest_restart() -%}
+    {%- set timeout = var('session_timeout_minutes') -%}
+    {%- set earliest = earliest_activity_change() -%}
+    {%- set query -%}
+        with changes as (
+            select user_key, min(event_at) as changed_from_at
+            from ({{ activity_changes(changed_since()) }}) as changed
+            group by user_key
+        )
+        select cast(least(min(stored.session_start), {{ earliest }}) as varchar)
+        from {{ this }} as stored
+        join changes on changes.user_key = stored.user_key
+        where stored.session_end >= {{ dbt.dateadd('minute', -timeout, earliest) }}
+          and {{ dbt.dateadd('minute', timeout, 'stored.session_end') }} >= changes.changed_from_at
+    {%- endset -%}
+    {%- set restart = run_query(query).rows[0][0] -%}
+    {%- if restart is none -%}{{ earliest }}{%- else -%}cast('{{ restart }}' as timestamptz){%- endif -%}
 {%- endmacro %}
 
 {% macro sessions_delete_replanned(ready) -%}
     {%- if ready -%}
     delete from {{ this }}
-    where exists (
-        select 1 from {{ sessions_plan_relation() }} as plan
-        where plan.user_key = {{ this }}.user_key
-          and {{ dbt.dateadd('minute', var('session_timeout_minutes'), this ~ '.session_end') }} >= plan.changed_from_at
-    )
+    where session_start >= {{ sessions_earliest_restart() }}
+      and session_id in (select unnest(replaced_session_ids) from {{ sessions_plan_relation() }})
     {%- endif -%}
 {%- endmacro %}
 
-
 {#- int_user_days_active's plan: for each user whose activity changed, the stored rows
     from the last date before the earliest changed date (is_plan_start) onward. They are
-    deleted here and rewritten by the model. -#}
+    deleted here and rewritten by the model. Only rows on or after the run's earliest
+    changed date, or whose next date is (or is missing), can be in a plan: a literal filter
+    on those keeps the scan of the stored rows cheap. -#}
 {% macro user_days_plan_relation() -%}
     int_user_days_active__plan
 {%- endmacro %}
 
 {% macro user_days_plan(ready) -%}
     {%- if ready -%}
+    {%- set earliest = 'cast(' ~ earliest_activity_change() ~ ' as date)' -%}
     create or replace temp table {{ user_days_plan_relation() }} as
     with changed_users as (
         select user_key, min(event_date) as first_changed_date
         from ({{ activity_changes(changed_since()) }}) as changed
         group by user_key
     ),
+    candidates as (
+        select stored.*
+        from {{ this }} as stored
+        where stored.activity_date >= {{ earliest }}
+           or stored.next_activity_date is null
+           or stored.next_activity_date >= {{ earliest }}
+    ),
     starts as (
         select
             changed_users.user_key,
             changed_users.first_changed_date,
-            max(stored.activity_date) as plan_start_date
+            max(candidates.activity_date) as plan_start_date
         from changed_users
-        left join {{ this }} as stored
-            on stored.user_key = changed_users.user_key and stored.activity_date < changed_users.first_changed_date
+        left join candidates
+            on candidates.user_key = changed_users.user_key
+            and candidates.activity_date < changed_users.first_changed_date
         group by changed_users.user_key, changed_users.first_changed_date
     )
     select
-        stored.user_key,
-        stored.activity_date,
-        stored.activity_events,
-        stored.previous_activity_date,
-        stored.activity_date = starts.plan_start_date as is_plan_start
-    from {{ this }} as stored
+        candidates.user_key,
+        candidates.activity_date,
+        candidates.activity_events,
+        candidates.previous_activity_date,
+        candidates.activity_date = starts.plan_start_date as is_plan_start
+    from candidates
     join starts
-        on starts.user_key = stored.user_key
-        and stored.activity_date >= coalesce(starts.plan_start_date, starts.first_changed_date);
+        on starts.user_key = candidates.user_key
+        and candidates.activity_date >= coalesce(starts.plan_start_date, starts.first_changed_date);
     delete from {{ this }}
-    where exists (
+    where (activity_date >= {{ earliest }} or next_activity_date is null or next_activity_date >= {{ earliest }})
+      and exists (
         select 1 from {{ user_days_plan_relation() }} as plan
         where plan.user_key = {{ this }}.user_key and plan.activity_date = {{ this }}.activity_date
     )

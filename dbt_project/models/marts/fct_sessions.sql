@@ -3,13 +3,14 @@
   messageId) order; an event starts a new session when it is the user's first or when MORE
   than session_timeout_minutes passed since the previous activity event. A gap of exactly
   the timeout stays in the session; sessions do not split at midnight. session_id is
-  md5(user_key || '/' || n) for the user's n-th session.
+  md5(user_key || '/' || the session start in epoch microseconds): unique (a user's sessions
+  never start at the same instant) and stable when later sessions change.
 
   Incremental: an activity event at time t that appears (or moves away) can only change
   the user's sessions that end at or after t - timeout; every earlier session is separated
   from it by more than the timeout. For each user whose activity changed, the pre-hooks
-  keep that prefix, delete the rest (sessions_plan), and this model re-sessionizes the
-  user's events after the last kept session, numbering on from the kept ones.
+  delete those sessions (sessions_plan) and this model re-sessionizes the user's events
+  from the first deleted session's start (or the changed event, when none was deleted).
 -#}
 {{ config(
     materialized='incremental',
@@ -27,14 +28,15 @@ with
 activity as (
 
     select events.user_key, events.message_id, events.event_at
-    {%- if ready %}, plan.kept_sessions{% else %}, 0 as kept_sessions{% endif %}
     from {{ ref('int_events_attributed') }} as events
     {%- if ready %}
     join {{ sessions_plan_relation() }} as plan
-        on plan.user_key = events.user_key
-        and (plan.resume_after is null or events.event_at > plan.resume_after)
+        on plan.user_key = events.user_key and events.event_at >= plan.restart_at
     {%- endif %}
     where events.is_activity
+    {%- if ready %}
+      and events.event_at >= {{ sessions_earliest_restart() }}
+    {%- endif %}
 
 ),
 
@@ -57,7 +59,7 @@ numbered as (
 
     select
         *,
-        kept_sessions + sum(is_session_start) over (
+        sum(is_session_start) over (
             partition by user_key order by event_at, message_id rows unbounded preceding
         ) as session_number
     from flagged
@@ -78,11 +80,12 @@ sessions as (
 )
 
 select
-    md5(user_key || '/' || cast(session_number as varchar)) as session_id,
+    md5(user_key || '/' || {{ timestamp_key('session_start') }}) as session_id,
     user_key,
     session_start,
     session_end,
     {{ reporting_date('session_start') }} as session_date,
     {{ seconds_between('session_start', 'session_end') }} as duration_seconds,
-    event_count
+    event_count,
+    {{ batch_at() }} as _batch_at
 from sessions
