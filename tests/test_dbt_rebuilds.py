@@ -101,6 +101,7 @@ INCREMENTAL_MODELS = {
     "int_user_days_active",
     "int_user_facts",
     "fct_sessions",
+    "fct_engagement_daily",
 }
 
 

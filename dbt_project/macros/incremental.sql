@@ -31,7 +31,8 @@
         signature varchar not null,
         is_full boolean not null,
         raw_rows bigint,
-        raw_watermark timestamptz
+        raw_watermark timestamptz,
+        changed_from timestamptz
     )
 {%- endmacro %}
 
@@ -94,9 +95,11 @@
     {%- if is_incremental() and not ready -%}delete from {{ this }}{%- endif -%}
 {%- endmacro %}
 
-{#- Post-hook: record this run (raw_stats for the model reading raw.events). -#}
-{% macro record_incremental_run(ready, raw_stats=false) -%}
-    insert into {{ incremental_runs_relation() }}
+{#- Post-hook: record this run (raw_stats for the model reading raw.events; changed_from:
+    an expression for the earliest instant whose rows this run rewrote, for children that
+    recompute only what lies after it). -#}
+{% macro record_incremental_run(ready, raw_stats=false, changed_from=none) -%}
+    insert into {{ incremental_runs_relation() }} (model, run_at, signature, is_full, raw_rows, raw_watermark, changed_from)
     select
         '{{ this.identifier }}',
         {{ batch_at() }},
@@ -107,7 +110,20 @@
         (select max(ingested_at) from {{ source('segment', 'events') }})
         {%- else -%}
         null, null
-        {%- endif %}
+        {%- endif %},
+        {{ changed_from if ready and changed_from else 'null' }}
+{%- endmacro %}
+
+{#- The changed_from a parent recorded in its run since this model's last run, as a
+    literal: rows of the parent before it did not change. "infinity" when the parent did not
+    run or changed nothing. -#}
+{% macro parent_changed_from(parent) -%}
+    {%- set query -%}
+        select cast(min(changed_from) as varchar) from {{ incremental_runs_relation() }}
+        where model = '{{ parent }}' and run_at > {{ changed_since() }}
+    {%- endset -%}
+    {%- set changed_from = run_query(query).rows[0][0] -%}
+    cast('{{ changed_from or "infinity" }}' as timestamptz)
 {%- endmacro %}
 
 {#-

@@ -1,4 +1,19 @@
-{#- One row per date with a session start (metrics.md marts.fct_engagement_daily). -#}
+{#-
+  One row per date with a session start (metrics.md marts.fct_engagement_daily).
+
+  Incremental: fct_sessions records the earliest session start its run rewrote; every
+  session it deleted or wrote starts then or later, so only dates from that start's date
+  on are deleted and aggregated again.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=[
+        "{{ empty_unless_incremental(incremental_ready()) }}",
+        "{% if incremental_ready() %}delete from {{ this }} where session_date >= {{ reporting_date(parent_changed_from('fct_sessions')) }}{% endif %}",
+    ],
+    post_hook="{{ record_incremental_run(incremental_ready()) }}",
+) }}
 select
     session_date,
     count(*) as sessions,
@@ -8,4 +23,7 @@ select
     {{ median('duration_seconds') }} as median_session_seconds,
     avg(cast(event_count as double)) as events_per_session
 from {{ ref('fct_sessions') }}
+{%- if incremental_ready() %}
+where session_date >= {{ reporting_date(parent_changed_from('fct_sessions')) }}
+{%- endif %}
 group by session_date

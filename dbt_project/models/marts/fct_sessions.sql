@@ -20,7 +20,7 @@
         "{{ sessions_plan(incremental_ready()) }}",
         "{{ sessions_delete_replanned(incremental_ready()) }}",
     ],
-    post_hook="{{ record_incremental_run(incremental_ready()) }}",
+    post_hook="{{ record_incremental_run(incremental_ready(), changed_from='(select min(restart_at) from ' ~ sessions_plan_relation() ~ ')') }}",
 ) }}
 {%- set ready = incremental_ready() %}
 with
