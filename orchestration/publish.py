@@ -97,7 +97,11 @@ def publish_snapshot(settings: Settings) -> Path:
             for schema in sorted({schema for schema, _ in tables}):
                 con.execute(f"create schema snapshot.{schema}")
             for schema, table in tables:
-                con.execute(f'create table snapshot.{schema}."{table}" as select * from {schema}."{table}"')
+                # Bookkeeping columns of incremental builds (`_batch_at`) are not for analysts.
+                con.execute(
+                    f'create table snapshot.{schema}."{table}" as '
+                    f"select columns(lambda c: not starts_with(c, '_')) from {schema}.\"{table}\""
+                )
             con.execute(
                 "create table snapshot.main.snapshot_info as select now() as published_at, ? as source_warehouse",
                 [str(settings.warehouse.resolve())],

@@ -56,6 +56,14 @@ def test_reader_sees_old_or_new_snapshot_never_an_error(tmp_path: Path) -> None:
         channels = {c for (c,) in con.execute("select channel from analytics.channel_economics").fetchall()}
         assert channels == {"google", "facebook", "direct"}  # no '(all)' roll-up
         assert con.execute("select users from analytics.funnel order by step_number").fetchall() == [(3,), (2,), (1,)]
+        # The contract's columns, without the incremental bookkeeping the warehouse keeps.
+        session_columns = "select column_name from information_schema.columns where table_name = 'fct_sessions'"
+        assert {c for (c,) in con.execute(session_columns).fetchall()} == {
+            *("session_id", "user_key", "session_start", "session_end", "session_date"),
+            *("duration_seconds", "event_count"),
+        }
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        assert ("_batch_at",) in con.execute(session_columns).fetchall()
     stop = tmp_path / "stop"
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(settings.published), str(stop)], stdout=subprocess.PIPE, text=True
