@@ -102,6 +102,7 @@ INCREMENTAL_MODELS = {
     "int_user_facts",
     "fct_sessions",
     "fct_engagement_daily",
+    "int_growth_accounting_counts",
 }
 
 
