@@ -103,6 +103,7 @@ INCREMENTAL_MODELS = {
     "fct_sessions",
     "fct_engagement_daily",
     "int_growth_accounting_counts",
+    "int_conversion_events",
 }
 
 

@@ -10,9 +10,8 @@ with
 tracks as (
 
     select user_key, event_name, event_at
-    from {{ ref('int_events_attributed') }}
-    where event_type = 'track' and user_key is not null
-      and event_name in {{ sql_string_list(steps) }}
+    from {{ ref('int_conversion_events') }}
+    where user_key is not null and event_name in {{ sql_string_list(steps) }}
 
 ),
 

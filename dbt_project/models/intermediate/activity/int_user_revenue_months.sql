@@ -12,8 +12,8 @@ users as (
 revenue_events as (
 
     select user_key, event_date, revenue
-    from {{ ref('int_events_attributed') }}
-    where event_type = 'track' and user_key is not null and revenue is not null
+    from {{ ref('int_conversion_events') }}
+    where user_key is not null and revenue is not null
 
 )
 
