@@ -7,10 +7,12 @@ The loop (in the spirit of Sentry's arroyo) keeps each step to one job:
 * **write**: one DuckDB transaction appends rows and quarantine and stores the offsets.
 * **commit**: only then are offsets committed to Kafka, for lag tooling; DuckDB is the truth.
 
-The write of batch N runs on a writer thread while the main thread polls and validates
-batch N+1 (DuckDB releases the GIL while it inserts), so the two cores both work. At most
-one batch is in flight; it is finished (written, accounted, committed) before anything
-that needs the warehouse or the true position: a rebalance, the caught-up test, the end.
+The consumer process only polls: kafka-python's record decoding is pure Python and keeps
+one core busy on its own. Batch N is validated and written by a writer process
+(:mod:`ingest.worker`, the only process that opens the warehouse) while this process polls
+batch N+1, so both cores work (threads could not: the GIL). At most one batch is in
+flight; it is finished (written, accounted, committed) before anything that needs the
+warehouse or the true position: a rebalance, the caught-up test, the end.
 
 On every partition assignment the consumer seeks to the offsets stored in DuckDB, and on
 revocation it drops the unwritten records of the lost partitions (the new owner re-reads
@@ -33,7 +35,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,10 +44,10 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, T
 from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError, OffsetOutOfRangeError
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ingest.batch import Batch
+from ingest.batch import RawBatch
 from ingest.config import Settings
 from ingest.errors import BrokerError, GrowthError
-from ingest.writer import WarehouseWriter, read_offsets
+from ingest.worker import WriteResult, WriterProcess
 
 log = logging.getLogger(__name__)
 Mode = Literal["until-caught-up", "follow"]
@@ -70,6 +71,7 @@ class IngestConfig:
     reject_share_limit: float = 0.5
     reject_batches_limit: int = 5
     reject_min_batch: int = 20
+    memory_limit: str = "256MB"  # DuckDB buffer pool of the writer process (the batch itself is extra)
 
     @classmethod
     def from_env(cls) -> IngestConfig:
@@ -81,6 +83,7 @@ class IngestConfig:
             heartbeat_interval_ms=_env_int("GROWTH_KAFKA_HEARTBEAT_MS", cls.heartbeat_interval_ms),
             reject_share_limit=float(os.environ.get("GROWTH_INGEST_REJECT_SHARE", cls.reject_share_limit)),
             reject_batches_limit=_env_int("GROWTH_INGEST_REJECT_BATCHES", cls.reject_batches_limit),
+            memory_limit=os.environ.get("GROWTH_INGEST_MEMORY_LIMIT", cls.memory_limit),
         )
 
 
@@ -93,6 +96,7 @@ class IngestSummary:
     seconds: float = 0.0
     codes: Counter[str] = field(default_factory=Counter)
     next_offsets: dict[int, int] = field(default_factory=dict)
+    waited_for_writer: float = 0.0  # seconds the consumer waited for the writer process
 
     @property
     def records_per_second(self) -> float:
@@ -122,7 +126,7 @@ class Ingester:
         self.max_events = max_events
         self.config = config
         self.summary = IngestSummary()
-        self.batch = Batch(datetime.now(UTC))
+        self.batch = RawBatch(datetime.now(UTC))
         self.batch_started = time.monotonic()
         self.targets: dict[TopicPartition, int] = {}
         self.stopping = False
@@ -130,13 +134,19 @@ class Ingester:
         self.quiet_since: float | None = None  # start of the current run of empty polls
         self.last_probe = time.monotonic()
         self.broker_down = False
-        self.writer = WarehouseWriter(settings.warehouse, hold_seconds=config.hold_seconds)
-        self.write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="growth-writer")
-        self.in_flight: tuple[Batch, Future[dict[tuple[str, int], int]]] | None = None
+        self.in_flight: RawBatch | None = None
         self.backlog = False
         self.poll_size = min(config.batch_max_records, 20_000)
         self.requested = self.poll_size
-        self.consumer = self._connect()
+        # Started first: it boots (imports, opens nothing yet) while the consumer joins the group.
+        self.writer = WriterProcess(
+            settings.warehouse, hold_seconds=config.hold_seconds, memory_limit=config.memory_limit
+        )
+        try:
+            self.consumer = self._connect()
+        except BaseException:
+            self.writer.kill()
+            raise
 
     def _connect(self) -> KafkaConsumer:
         client: dict[str, Any] = {
@@ -166,8 +176,8 @@ class Ingester:
     def seek_to_stored(self, partitions: set[TopicPartition]) -> None:
         self.quiet_since = None  # idleness counts from the moment we own partitions
         self.wait_in_flight()
-        self.writer.release()  # reading offsets takes the writer lock itself
-        stored = read_offsets(self.settings.warehouse, self.settings.topic)
+        stored = self.writer.offsets(self.settings.topic)
+        log.debug("assigned %s; stored next offsets %s", sorted(tp.partition for tp in partitions), stored)
         for tp in partitions:
             if tp.partition in stored:
                 self.consumer.seek(tp, stored[tp.partition])
@@ -179,7 +189,7 @@ class Ingester:
     def _poll(self) -> dict[TopicPartition, list[Any]]:
         budget = self.config.batch_max_records - len(self.batch)
         if self.max_events is not None:
-            in_flight = len(self.in_flight[0]) if self.in_flight else 0
+            in_flight = len(self.in_flight) if self.in_flight else 0
             budget = min(budget, self.max_events - self.summary.records - in_flight - len(self.batch))
         self.requested = max(1, min(budget, self.poll_size))
         try:
@@ -237,8 +247,7 @@ class Ingester:
     def _add(self, polled: dict[TopicPartition, list[Any]]) -> None:
         self.backlog = sum(len(records) for records in polled.values()) >= self.requested
         for tp, records in polled.items():
-            for record in records:
-                self.batch.add(tp.topic, tp.partition, record.offset, record.value)
+            self.batch.add_records(tp.topic, tp.partition, records)
         if polled:
             self.quiet_since = None
         elif self.quiet_since is None:
@@ -257,38 +266,40 @@ class Ingester:
     # -- write + commit ------------------------------------------------------------------
 
     def flush(self, more_waiting: bool = False) -> None:
-        """Hand the batch to the writer thread (after the previous one is done); start a new one."""
+        """Hand the batch to the writer process (after the previous one is done); start a new one."""
         self.finish_in_flight()
         batch = self.batch
         if len(batch):
-            self.in_flight = (batch, self.write_thread.submit(self.writer.write, batch, more_waiting=more_waiting))
-        self.batch = Batch(datetime.now(UTC))
+            self.writer.submit(batch, more_waiting=more_waiting)
+            self.in_flight = batch
+        self.batch = RawBatch(datetime.now(UTC))
         self.batch_started = time.monotonic()
 
     def wait_in_flight(self) -> None:
         """Let the batch being written finish, without raising (for rebalance callbacks, whose
         exceptions the client swallows); :meth:`finish_in_flight` then reports the outcome."""
         if self.in_flight is not None:
-            self.in_flight[1].exception()
+            self.writer.wait()
 
     def finish_in_flight(self) -> None:
         """Wait for the batch being written; only then count it and commit its offsets to Kafka."""
         if self.in_flight is None:
             return
-        batch, future = self.in_flight
-        self.in_flight = None
-        stored = future.result()
-        self._account(batch)
-        self._commit_to_kafka(stored)
-        self._check_rejections(batch)
+        batch, self.in_flight = self.in_flight, None
+        waiting = time.perf_counter()
+        result = self.writer.result()
+        self.summary.waited_for_writer += time.perf_counter() - waiting
+        self._account(batch, result)
+        self._commit_to_kafka(result.stored)
+        self._check_rejections(result)
 
-    def _account(self, batch: Batch) -> None:
+    def _account(self, batch: RawBatch, result: WriteResult) -> None:
         s = self.summary
         s.records += len(batch)
-        s.accepted += batch.accepted_count
-        s.quarantined += batch.rejected_count
+        s.accepted += result.accepted
+        s.quarantined += result.rejected
         s.batches += 1
-        s.codes.update(batch.codes)
+        s.codes.update(result.codes)
         for (_topic, partition), offset in batch.next_offsets.items():
             s.next_offsets[partition] = offset
 
@@ -303,14 +314,15 @@ class Ingester:
         except (CommitFailedError, KafkaError) as exc:  # harmless: DuckDB holds the truth
             log.info("offset commit to Kafka skipped: %s", exc)
 
-    def _check_rejections(self, batch: Batch) -> None:
+    def _check_rejections(self, result: WriteResult) -> None:
         limit = self.config
-        if len(batch) >= limit.reject_min_batch and batch.rejected_count / len(batch) > limit.reject_share_limit:
+        records = result.accepted + result.rejected
+        if records >= limit.reject_min_batch and result.rejected / records > limit.reject_share_limit:
             self.bad_batches += 1
         else:
             self.bad_batches = 0
         if self.bad_batches >= limit.reject_batches_limit:
-            code, _ = batch.codes.most_common(1)[0]
+            code, _ = Counter(result.codes).most_common(1)[0]
             raise GrowthError(
                 f"topic {self.settings.topic}: more than {limit.reject_share_limit:.0%} of records rejected in "
                 f"{self.bad_batches} consecutive batches (commonest code {code}); is a producer misconfigured? "
@@ -322,7 +334,7 @@ class Ingester:
     def _quota_reached(self, pending: bool = False) -> bool:
         if self.max_events is None:
             return False
-        in_flight = len(self.in_flight[0]) if self.in_flight else 0
+        in_flight = len(self.in_flight) if self.in_flight else 0
         return self.summary.records + in_flight + (len(self.batch) if pending else 0) >= self.max_events
 
     def _caught_up(self) -> bool:
@@ -385,10 +397,15 @@ class Ingester:
             self.flush()
             self.finish_in_flight()
         finally:
-            self.write_thread.shutdown(wait=True)  # a write in progress completes (or fails) whole
-            self.writer.release()
+            self.writer.close()  # a write in progress completes (or fails) whole; then the file is let go
             self.consumer.close(autocommit=False)
         self.summary.seconds = time.monotonic() - started
+        log.debug(
+            "%d records in %.1f s; %.1f s of it waiting for the writer process",
+            self.summary.records,
+            self.summary.seconds,
+            self.summary.waited_for_writer,
+        )
         return self.summary
 
     def _require_topic(self) -> None:

@@ -62,12 +62,23 @@ def read_offsets(warehouse: Path, topic: str) -> dict[int, int]:
     return {int(partition): int(offset) for partition, offset in rows}
 
 
+def read_offsets_with(writer: WarehouseWriter, topic: str) -> dict[int, int]:
+    """:func:`read_offsets` through the writer's connection when it holds one (and so the lock)."""
+    if writer.connection is None:
+        return read_offsets(writer.warehouse, topic)
+    rows = writer.connection.execute(
+        "select partition, next_offset from raw.kafka_offsets where topic = ?", [topic]
+    ).fetchall()
+    return {int(partition): int(offset) for partition, offset in rows}
+
+
 class WarehouseWriter:
     """Writes batches; holds the file and the writer lock only while there is a backlog."""
 
-    def __init__(self, warehouse: Path, hold_seconds: float = 5.0) -> None:
+    def __init__(self, warehouse: Path, hold_seconds: float = 5.0, memory_limit: str | None = None) -> None:
         self.warehouse = warehouse
         self.hold_seconds = hold_seconds
+        self.memory_limit = memory_limit
         self._held: ExitStack | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._opened_at = 0.0
@@ -76,10 +87,15 @@ class WarehouseWriter:
         if self._con is None:
             held = ExitStack()
             held.enter_context(writer_lock(self.warehouse, on_wait=log.info))
-            self._con = held.enter_context(connect(self.warehouse))
+            self._con = held.enter_context(connect(self.warehouse, memory_limit=self.memory_limit))
             ensure_raw_schema(self._con)
             self._held = held
             self._opened_at = time.monotonic()
+        return self._con
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection | None:
+        """The open connection while the writer holds the file, else None."""
         return self._con
 
     def write(self, batch: Batch, *, more_waiting: bool) -> dict[Partition, int]:

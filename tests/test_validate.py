@@ -30,6 +30,8 @@ CASES = [
     ("missing_message_id", with_(messageId=7)),
     ("invalid_type", with_(type=...)),
     ("invalid_type", with_(type="purchase")),
+    ("invalid_type", with_(type=["track"])),  # unhashable: a code, not a crash
+    ("invalid_type", with_(type={"track": 1})),
     ("missing_identity", with_(userId=...)),
     ("missing_identity", with_(userId="", anonymousId=None)),
     ("missing_identity", with_(type="alias", userId="u1", previousId=None)),
