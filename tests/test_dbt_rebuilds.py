@@ -118,10 +118,12 @@ def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[st
     return settings, snapshot(settings.warehouse)
 
 
-def full_refresh_of_a_copy(settings: Settings, tmp_path: Path) -> dict[str, list[tuple[Any, ...]]]:
+def full_refresh_of_a_copy(
+    settings: Settings, tmp_path: Path, vars: dict[str, Any] | None = None
+) -> dict[str, list[tuple[Any, ...]]]:
     copy = Settings(warehouse=tmp_path / "copy.duckdb")
     shutil.copy(settings.warehouse, copy.warehouse)
-    run_build(copy, full_refresh=True, quiet=True)
+    run_build(copy, full_refresh=True, vars=vars, quiet=True)
     return snapshot(copy.warehouse)
 
 
@@ -150,6 +152,35 @@ def test_a_raw_deletion_rebuilds_and_equals_full_refresh(
     after = snapshot(deleted.warehouse)
     assert ("u2", "2026-03-25") not in {(row[1], str(row[4])) for row in after["fct_sessions"]}
     fresh = full_refresh_of_a_copy(deleted, tmp_path)
+    for mart in CONTRACT_MARTS:
+        assert after[mart] == fresh[mart], mart
+
+
+def test_a_late_event_west_of_utc_builds_incrementally_and_equals_full_refresh(tmp_path: Path) -> None:
+    """Dates are local: a late event at 05:00Z on 03-04 belongs to 03-03 in Los Angeles."""
+    settings = Settings(warehouse=tmp_path / "warehouse.duckdb")
+    west = {"reporting_timezone": "America/Los_Angeles"}
+    insert(settings.warehouse, FIRST, 0, "2026-03-31T00:00:00Z")
+    run_build(settings, vars=west, quiet=True)
+    late = [("u1g", "page", None, "u1", None, None, "2026-03-04T05:00:00Z", None, None)]
+    insert(settings.warehouse, late, 1, "2026-04-01T00:00:00Z")
+    run_build(settings, vars=west, quiet=True)
+    assert build_runs(settings.warehouse)["int_user_days_active"] is False
+    after = snapshot(settings.warehouse)
+    # u1 active on 03-02, 03-03 (two events now) and 03-20, Los Angeles dates.
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        assert con.execute(
+            "select activity_date, activity_events, previous_activity_date from intermediate.int_user_days_active "
+            "where user_key = 'u1' order by 1"
+        ).fetchall() == [
+            (date(2026, 3, 2), 1, None),
+            (date(2026, 3, 3), 2, date(2026, 3, 2)),
+            (date(2026, 3, 20), 1, date(2026, 3, 3)),
+        ]
+    finally:
+        con.close()
+    fresh = full_refresh_of_a_copy(settings, tmp_path, vars=west)
     for mart in CONTRACT_MARTS:
         assert after[mart] == fresh[mart], mart
 

@@ -141,6 +141,14 @@
     where _batch_at > {{ since }} and replaced_user_key is not null and is_engagement_event
 {%- endmacro %}
 
+{#- Per user whose activity changed since this model's last run: the earliest changed
+    event's time and date (the date in the reporting time zone, as event_date). -#}
+{% macro activity_changed_users(since) -%}
+    select user_key, min(event_at) as changed_from_at, min(event_date) as first_changed_date
+    from ({{ activity_changes(since) }}) as changed
+    group by user_key
+{%- endmacro %}
+
 {#- stg_segment__events builds incrementally only when raw.events still holds exactly the
     rows it counted up to its watermark: nothing deleted, nothing inserted behind it. -#}
 {% macro segment_events_ready() -%}
@@ -184,9 +192,7 @@
     {%- set timeout = var('session_timeout_minutes') -%}
     create or replace temp table {{ sessions_plan_relation() }} as
     with changes as (
-        select user_key, min(event_at) as changed_from_at
-        from ({{ activity_changes(changed_since()) }}) as changed
-        group by user_key
+        {{ activity_changed_users(changed_since()) }}
     ),
     replaced as (
         select stored.session_id, stored.user_key, stored.session_start
@@ -206,13 +212,15 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The earliest changed activity event of this run, as a literal (for filter pushdown). -#}
-{% macro earliest_activity_change() -%}
+{#- The earliest changed activity event of this run, as a literal (for filter pushdown):
+    its time (a timestamptz), or with date=true its event_date. -#}
+{% macro earliest_activity_change(date=false) -%}
+    {%- set column = 'event_date' if date else 'event_at' -%}
     {%- set query -%}
-        select cast(min(event_at) as varchar) from ({{ activity_changes(changed_since()) }}) as changed
+        select cast(min({{ column }}) as varchar) from ({{ activity_changes(changed_since()) }}) as changed
     {%- endset -%}
     {%- set earliest = run_query(query).rows[0][0] -%}
-    cast('{{ earliest or "infinity" }}' as timestamptz)
+    cast('{{ earliest or "infinity" }}' as {{ 'date' if date else 'timestamptz' }})
 {%- endmacro %}
 
 {#- The earliest restart_at of the plan, as a literal. Computed from the stored sessions
@@ -223,9 +231,7 @@
     {%- set earliest = earliest_activity_change() -%}
     {%- set query -%}
         with changes as (
-            select user_key, min(event_at) as changed_from_at
-            from ({{ activity_changes(changed_since()) }}) as changed
-            group by user_key
+            {{ activity_changed_users(changed_since()) }}
         )
         select cast(least(min(stored.session_start), {{ earliest }}) as varchar)
         from {{ this }} as stored
@@ -248,21 +254,18 @@
 {#- int_user_days_active's plan: for each user whose activity changed, the stored rows
     from the last date before the earliest changed date (is_plan_start) onward. They are
     kept as they were in int_user_days_active__replaced, deleted here and rewritten by the
-    model. Only rows on or after the run's earliest
-    changed date, or whose next date is (or is missing), can be in a plan: a literal filter
-    on those keeps the scan of the stored rows cheap. -#}
+    model. Only rows on or after the run's earliest changed date, or whose next date is (or
+    is missing), can be in a plan: a literal filter on those keeps the scan cheap. -#}
 {% macro user_days_plan_relation() -%}
     int_user_days_active__plan
 {%- endmacro %}
 
 {% macro user_days_plan(ready) -%}
     {%- if ready -%}
-    {%- set earliest = 'cast(' ~ earliest_activity_change() ~ ' as date)' -%}
+    {%- set earliest = earliest_activity_change(date=true) -%}
     create or replace temp table {{ user_days_plan_relation() }} as
     with changed_users as (
-        select user_key, min(event_date) as first_changed_date
-        from ({{ activity_changes(changed_since()) }}) as changed
-        group by user_key
+        {{ activity_changed_users(changed_since()) }}
     ),
     candidates as (
         select stored.*
