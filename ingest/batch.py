@@ -1,13 +1,13 @@
-"""Micro-batches: records as polled (:class:`RawBatch`) and validated (:class:`Batch`).
+"""Micro-batches: validated records (:class:`Batch`) and the consumer's view of one.
 
-The consumer process only collects what it polls into a :class:`RawBatch` (offsets and
-value bytes per partition, no per-record work beyond two list comprehensions), because
-kafka-python's record decoding alone keeps one core busy. The writer process
-(:mod:`ingest.worker`) turns it into a :class:`Batch`: validation happens as records are
-added, so the write step only moves columns into DuckDB. Rows are kept as tuples (one
-append per record, turned into columns once per batch with ``zip``), which is the
-cheapest shape for Python to build. Per partition a batch remembers the offset range it
-covers, which is what the writer stores in raw.kafka_offsets in the same transaction.
+The consumer process streams what it polls to the writer process (:mod:`ingest.worker`)
+and keeps only a :class:`BatchCursor` (counts and offsets), because kafka-python's record
+decoding alone keeps one core busy. The writer process validates each part into a
+:class:`Batch` as it arrives, so the write step only moves columns into DuckDB. Rows are
+kept as tuples (one append per record, turned into columns once per part with ``zip``),
+which is the cheapest shape for Python to build. Per partition a batch remembers the
+offset range it covers, which is what the writer stores in raw.kafka_offsets in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ingest.validate import FUTURE_TOLERANCE, Accepted, Rejected, event_row
 
@@ -36,6 +36,9 @@ def event_types() -> dict[str, pa.DataType]:
     return {
         **{name: pa.string() for name in Accepted._fields},
         "timestamp": pa.timestamp("us", tz="UTC"),
+        # The JSON extension type: DuckDB takes it into a JSON column as it is instead of
+        # parsing every payload again (orjson has already checked it is JSON).
+        "payload": pa.json_() if hasattr(pa, "json_") else pa.string(),
         "kafka_topic": pa.string(),
         "kafka_partition": pa.int32(),
         "kafka_offset": pa.int64(),
@@ -125,52 +128,51 @@ def _table(rows: list[tuple[object, ...]], types: dict[str, pa.DataType]) -> pa.
     import pyarrow as pa
 
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in types]
-    return pa.table(
-        {name: pa.array(column, type=kind) for (name, kind), column in zip(types.items(), columns, strict=True)}
-    )
+    return pa.table({name: _array(column, kind) for (name, kind), column in zip(types.items(), columns, strict=True)})
+
+
+def _array(values: Sequence[object], kind: pa.DataType) -> pa.Array:
+    import pyarrow as pa
+
+    if isinstance(kind, pa.ExtensionType):  # built as its storage type, then labelled (no copy)
+        return pa.ExtensionArray.from_storage(kind, pa.array(values, type=kind.storage_type))
+    return pa.array(values, type=kind)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A committed batch: the stored next offsets of its topics and what went where."""
+
+    stored: dict[Partition, int]
+    accepted: int
+    rejected: int
+    codes: dict[str, int]
 
 
 @dataclass
-class RawBatch:
-    """Records as polled, not yet validated: per poll and partition, offsets and value bytes.
+class BatchCursor:
+    """The consumer's account of the batch it is streaming to the writer process.
 
-    Compact (lists of ints and bytes, which pickle quickly and give the garbage collector
-    nothing to scan) so the consumer can hand it to the writer process cheaply.
+    The records themselves are in the writer process; this keeps what the consumer needs
+    to decide when the batch is complete and what it covers.
     """
 
     ingested_at: datetime
-    chunks: list[tuple[str, int, list[int], list[bytes | None]]] = field(default_factory=list)
-    next_offsets: dict[Partition, int] = field(default_factory=dict)
-    size_bytes: int = 0
+    started: float  # time.monotonic() of the batch's start
     count: int = 0
+    size_bytes: int = 0
+    next_offsets: dict[Partition, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.count
 
-    def add_records(self, topic: str, partition: int, records: Sequence[Any]) -> None:
-        """Append kafka-python ``ConsumerRecord``s of one partition (in offset order)."""
-        if not records:
+    def note(self, topic: str, partition: int, offsets: Sequence[int], values: Sequence[bytes | None]) -> None:
+        """Account for records of one partition (in offset order) sent to the writer."""
+        if not offsets:
             return
-        offsets = [record.offset for record in records]
-        values = [record.value for record in records]
-        self.chunks.append((topic, partition, offsets, values))
         self.next_offsets[(topic, partition)] = offsets[-1] + 1
-        self.size_bytes += sum(len(value) for value in values if value is not None)
         self.count += len(offsets)
-
-    def drop_partitions(self, partitions: set[Partition]) -> None:
-        """Forget records of partitions this consumer no longer owns (they will be re-read)."""
-        if not partitions & self.next_offsets.keys():
-            return
-        self.chunks = [chunk for chunk in self.chunks if (chunk[0], chunk[1]) not in partitions]
-        for key in partitions:
-            self.next_offsets.pop(key, None)
-        self.count = sum(len(chunk[2]) for chunk in self.chunks)
-        self.size_bytes = sum(len(v) for chunk in self.chunks for v in chunk[3] if v is not None)
-
-    def validated(self) -> Batch:
-        """The records validated into a :class:`Batch`, ready for the writer."""
-        batch = Batch(self.ingested_at)
-        for topic, partition, offsets, values in self.chunks:
-            batch.extend(topic, partition, offsets, values)
-        return batch
+        try:
+            self.size_bytes += sum(map(len, values))  # type: ignore[arg-type]
+        except TypeError:  # a tombstone (None) among them
+            self.size_bytes += sum(len(value) for value in values if value is not None)

@@ -8,16 +8,27 @@ The loop (in the spirit of Sentry's arroyo) keeps each step to one job:
 * **commit**: only then are offsets committed to Kafka, for lag tooling; DuckDB is the truth.
 
 The consumer process only polls: kafka-python's record decoding is pure Python and keeps
-one core busy on its own. Batch N is validated and written by a writer process
-(:mod:`ingest.worker`, the only process that opens the warehouse) while this process polls
-batch N+1, so both cores work (threads could not: the GIL). At most one batch is in
-flight; it is finished (written, accounted, committed) before anything that needs the
-warehouse or the true position: a rebalance, the caught-up test, the end.
+one core busy on its own. What it polls streams to a writer process (:mod:`ingest.worker`,
+the only process that opens the warehouse), which validates and writes while this
+process polls on, so both cores work (threads could not: the GIL). This process decides
+where a batch ends; at most one batch is committing at a time, and it is finished
+(written, accounted, committed) before anything that needs the warehouse or the true
+position: a rebalance, the caught-up test, the end. Before positions move (a rebalance,
+a reset), the batch read so far is written first, so a batch never holds a record twice.
+
+Batches close at ``batch_max_records``, ``batch_max_bytes`` or ``batch_max_seconds``; while
+a backlog drains, the age limit stretches to ``hold_seconds`` (the span a backlog may keep
+the warehouse anyway), so DuckDB receives large transactions, which it writes as whole row
+groups, compressed once. Memory does not grow with the batch: records are in the writer
+process, which keeps at most ~50,000 of them before it streams them into the open
+transaction.
 
 On every partition assignment the consumer seeks to the offsets stored in DuckDB, and on
-revocation it drops the unwritten records of the lost partitions (the new owner re-reads
-them from the stored offsets). A bad record is a data problem and goes to quarantine; an
-unreachable broker is an operational problem: the loop waits and retries, loudly.
+revocation it first writes the batch read so far (records of the lost partitions included:
+they were read while it owned them; the new owner starts from the offsets stored with
+them, and the writer's offset guard skips anything a late writer would repeat). A bad
+record is a data problem and goes to quarantine; an unreachable broker is an operational
+problem: the loop waits and retries, loudly.
 
 "Caught up" is decided from the high watermarks of fetch responses, not from
 ``end_offsets()``: the embedded Tansu broker answers ListOffsets wrongly when the last
@@ -44,10 +55,10 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, T
 from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError, OffsetOutOfRangeError
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ingest.batch import RawBatch
+from ingest.batch import BatchCursor, BatchResult
 from ingest.config import Settings
 from ingest.errors import BrokerError, GrowthError
-from ingest.worker import WriteResult, WriterProcess
+from ingest.worker import WriterProcess
 
 log = logging.getLogger(__name__)
 Mode = Literal["until-caught-up", "follow"]
@@ -61,9 +72,11 @@ def _env_int(name: str, default: int) -> int:
 class IngestConfig:
     """Tuning knobs; defaults keep `--until-caught-up` quick against a small broker."""
 
-    batch_max_records: int = 50_000
-    batch_max_bytes: int = 32 << 20
-    batch_max_seconds: float = 1.0
+    # 200,000: one DuckDB row group (122,880 rows) and a last one more than half full, which
+    # DuckDB writes at commit instead of re-compressing it at the next checkpoint.
+    batch_max_records: int = 200_000
+    batch_max_bytes: int = 128 << 20
+    batch_max_seconds: float = 1.0  # while a backlog drains: up to hold_seconds
     hold_seconds: float = 5.0  # longest a backlog keeps the warehouse (and its lock) to itself
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 2000
@@ -71,7 +84,8 @@ class IngestConfig:
     reject_share_limit: float = 0.5
     reject_batches_limit: int = 5
     reject_min_batch: int = 20
-    memory_limit: str = "256MB"  # DuckDB buffer pool of the writer process (the batch itself is extra)
+    memory_limit: str = "128MB"  # DuckDB buffer pool of the writer process (spills beyond)
+    stream_rows: int = 50_000  # records the writer keeps in memory before it opens the batch's transaction
 
     @classmethod
     def from_env(cls) -> IngestConfig:
@@ -84,6 +98,7 @@ class IngestConfig:
             reject_share_limit=float(os.environ.get("GROWTH_INGEST_REJECT_SHARE", cls.reject_share_limit)),
             reject_batches_limit=_env_int("GROWTH_INGEST_REJECT_BATCHES", cls.reject_batches_limit),
             memory_limit=os.environ.get("GROWTH_INGEST_MEMORY_LIMIT", cls.memory_limit),
+            stream_rows=_env_int("GROWTH_INGEST_STREAM_ROWS", cls.stream_rows),
         )
 
 
@@ -96,7 +111,7 @@ class IngestSummary:
     seconds: float = 0.0
     codes: Counter[str] = field(default_factory=Counter)
     next_offsets: dict[int, int] = field(default_factory=dict)
-    waited_for_writer: float = 0.0  # seconds the consumer waited for the writer process
+    waited_for_writer: float = 0.0  # seconds the consumer waited for (or sent to) the writer process
 
     @property
     def records_per_second(self) -> float:
@@ -104,14 +119,15 @@ class IngestSummary:
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    """Seek newly assigned partitions to DuckDB's offsets; drop unwritten records of lost ones."""
+    """Write what was read before partitions move; seek newly assigned ones to DuckDB's offsets."""
 
     def __init__(self, ingester: Ingester) -> None:
         self.ingester = ingester
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.ingester.wait_in_flight()  # its offsets are stored before the next owner reads them
-        self.ingester.batch.drop_partitions({(tp.topic, tp.partition) for tp in revoked})
+        # Stored before the next owner reads the offsets (records read while we owned the
+        # partitions are ours to write; the offset guard covers a zombie that writes late).
+        self.ingester.settle()
         for tp in revoked:
             self.ingester.targets.pop(tp, None)
 
@@ -126,21 +142,24 @@ class Ingester:
         self.max_events = max_events
         self.config = config
         self.summary = IngestSummary()
-        self.batch = RawBatch(datetime.now(UTC))
-        self.batch_started = time.monotonic()
+        self.batch = BatchCursor(datetime.now(UTC), time.monotonic())
+        self.failure: Exception | None = None  # raised in a rebalance callback, re-raised by run()
         self.targets: dict[TopicPartition, int] = {}
         self.stopping = False
         self.bad_batches = 0
         self.quiet_since: float | None = None  # start of the current run of empty polls
         self.last_probe = time.monotonic()
         self.broker_down = False
-        self.in_flight: RawBatch | None = None
+        self.in_flight: BatchCursor | None = None
         self.backlog = False
-        self.poll_size = min(config.batch_max_records, 20_000)
+        self.poll_size = min(config.batch_max_records, 5_000)
         self.requested = self.poll_size
         # Started first: it boots (imports, opens nothing yet) while the consumer joins the group.
         self.writer = WriterProcess(
-            settings.warehouse, hold_seconds=config.hold_seconds, memory_limit=config.memory_limit
+            settings.warehouse,
+            hold_seconds=config.hold_seconds,
+            memory_limit=config.memory_limit,
+            stream_rows=config.stream_rows,
         )
         try:
             self.consumer = self._connect()
@@ -157,8 +176,10 @@ class Ingester:
             "session_timeout_ms": self.config.session_timeout_ms,
             "heartbeat_interval_ms": self.config.heartbeat_interval_ms,
             "max_poll_records": self.poll_size,
-            "fetch_max_bytes": 32 << 20,
-            "max_partition_fetch_bytes": 8 << 20,
+            # Small fetches and polls keep this process lean (~70 MB) at no cost in speed:
+            # kafka-python's per-record decoding, not the round trips, sets the pace.
+            "fetch_max_bytes": 8 << 20,
+            "max_partition_fetch_bytes": 2 << 20,
             "reconnect_backoff_max_ms": 2000,
             "bootstrap_timeout_ms": 10_000,
         }
@@ -240,40 +261,74 @@ class Ingester:
                 why,
             )
             self.targets.pop(tp, None)
+            self.flush()  # what was read before the reset is written first: no record twice in a batch
+            self.finish_in_flight()
             self.consumer.seek_to_beginning(tp)
 
     # -- batch ---------------------------------------------------------------------------
 
     def _add(self, polled: dict[TopicPartition, list[Any]]) -> None:
-        self.backlog = sum(len(records) for records in polled.values()) >= self.requested
+        batch = self.batch
         for tp, records in polled.items():
-            self.batch.add_records(tp.topic, tp.partition, records)
+            first, last = records[0].offset, records[-1].offset
+            # Usually consecutive: a range pickles in a few bytes (gaps: compaction, transactions).
+            offsets = range(first, last + 1) if last - first + 1 == len(records) else [r.offset for r in records]
+            values = [record.value for record in records]
+            sending = time.perf_counter()
+            self.writer.records(batch.ingested_at, tp.topic, tp.partition, offsets, values)
+            self.summary.waited_for_writer += time.perf_counter() - sending
+            batch.note(tp.topic, tp.partition, offsets, values)
+        self.backlog = sum(len(records) for records in polled.values()) >= self.requested or self._lagging()
         if polled:
             self.quiet_since = None
         elif self.quiet_since is None:
             self.quiet_since = time.monotonic()
 
+    def _lagging(self) -> bool:
+        """More records are known to wait on the broker (fetch high watermarks past our positions)."""
+        consumer = self.consumer
+        return any((consumer.highwater(tp) or 0) > consumer.position(tp) for tp in consumer.assignment())
+
     def _batch_due(self) -> bool:
         if not len(self.batch):
             return False
+        max_age = self.config.batch_max_seconds
+        if self.backlog:  # large transactions while a backlog drains; the writer holds the file anyway
+            max_age = max(max_age, self.config.hold_seconds)
         return (
             len(self.batch) >= self.config.batch_max_records
             or self.batch.size_bytes >= self.config.batch_max_bytes
-            or time.monotonic() - self.batch_started >= self.config.batch_max_seconds
+            or time.monotonic() - self.batch.started >= max_age
             or self._quota_reached(pending=True)
+            or (self.mode == "until-caught-up" and not self.backlog and self._positions_done())
         )
 
     # -- write + commit ------------------------------------------------------------------
 
     def flush(self, more_waiting: bool = False) -> None:
-        """Hand the batch to the writer process (after the previous one is done); start a new one."""
+        """Close the batch: the writer commits it (after the previous one is done); start a new one."""
         self.finish_in_flight()
         batch = self.batch
         if len(batch):
-            self.writer.submit(batch, more_waiting=more_waiting)
+            self.writer.commit(more_waiting=more_waiting)
             self.in_flight = batch
-        self.batch = RawBatch(datetime.now(UTC))
-        self.batch_started = time.monotonic()
+        self.batch = BatchCursor(datetime.now(UTC), time.monotonic())
+
+    def settle(self) -> None:
+        """Write everything read so far and wait for it, for rebalance callbacks.
+
+        A callback runs inside the client's event loop: it must not call the client (no
+        offset commit to Kafka, which is only for lag tools anyway: DuckDB holds the truth),
+        and a failure is kept and raised by :meth:`run` rather than left to the client.
+        """
+        try:
+            self.finish_in_flight(commit_to_kafka=False)
+            if len(self.batch):
+                self.writer.commit(more_waiting=False)
+                self.in_flight, self.batch = self.batch, BatchCursor(datetime.now(UTC), time.monotonic())
+                self.finish_in_flight(commit_to_kafka=False)
+        except Exception as exc:
+            self.failure = self.failure or exc
 
     def wait_in_flight(self) -> None:
         """Let the batch being written finish, without raising (for rebalance callbacks, whose
@@ -281,7 +336,7 @@ class Ingester:
         if self.in_flight is not None:
             self.writer.wait()
 
-    def finish_in_flight(self) -> None:
+    def finish_in_flight(self, commit_to_kafka: bool = True) -> None:
         """Wait for the batch being written; only then count it and commit its offsets to Kafka."""
         if self.in_flight is None:
             return
@@ -290,10 +345,11 @@ class Ingester:
         result = self.writer.result()
         self.summary.waited_for_writer += time.perf_counter() - waiting
         self._account(batch, result)
-        self._commit_to_kafka(result.stored)
+        if commit_to_kafka:
+            self._commit_to_kafka(result.stored)
         self._check_rejections(result)
 
-    def _account(self, batch: RawBatch, result: WriteResult) -> None:
+    def _account(self, batch: BatchCursor, result: BatchResult) -> None:
         s = self.summary
         s.records += len(batch)
         s.accepted += result.accepted
@@ -314,7 +370,7 @@ class Ingester:
         except (CommitFailedError, KafkaError) as exc:  # harmless: DuckDB holds the truth
             log.info("offset commit to Kafka skipped: %s", exc)
 
-    def _check_rejections(self, result: WriteResult) -> None:
+    def _check_rejections(self, result: BatchResult) -> None:
         limit = self.config
         records = result.accepted + result.rejected
         if records >= limit.reject_min_batch and result.rejected / records > limit.reject_share_limit:
@@ -337,7 +393,8 @@ class Ingester:
         in_flight = len(self.in_flight) if self.in_flight else 0
         return self.summary.records + in_flight + (len(self.batch) if pending else 0) >= self.max_events
 
-    def _caught_up(self) -> bool:
+    def _positions_done(self) -> bool:
+        """Every assigned partition is read up to the high watermark first seen for it."""
         assignment = self.consumer.assignment()
         if not assignment:
             return False
@@ -347,10 +404,10 @@ class Ingester:
                 if highwater is None:
                     return False
                 self.targets[tp] = highwater
-        positions_done = all(
-            self.consumer.position(tp) >= target for tp, target in self.targets.items() if tp in assignment
-        )
-        return positions_done and not len(self.batch)
+        return all(self.consumer.position(tp) >= target for tp, target in self.targets.items() if tp in assignment)
+
+    def _caught_up(self) -> bool:
+        return not len(self.batch) and self._positions_done()
 
     def _watch_broker(self) -> None:
         """In follow mode, say so (once per outage) when no broker answers; the client retries itself."""
@@ -381,9 +438,11 @@ class Ingester:
         try:
             while not self.stopping:
                 polled = self._poll()
+                if self.failure is not None:  # from a rebalance callback
+                    raise self.failure
                 self._add(polled)
                 if self._batch_due():
-                    # A full last poll means a backlog: keep the warehouse open for the next batch.
+                    # A backlog: keep the warehouse open for the next batch (up to hold_seconds).
                     self.flush(more_waiting=self.backlog)
                     if progress is not None and task is not None:
                         progress.update(task, completed=self.summary.records)
@@ -397,11 +456,13 @@ class Ingester:
             self.flush()
             self.finish_in_flight()
         finally:
-            self.writer.close()  # a write in progress completes (or fails) whole; then the file is let go
+            # A commit in progress completes (or fails) whole; an unclosed batch is rolled
+            # back (it is read again next time); then the file is let go.
+            self.writer.close()
             self.consumer.close(autocommit=False)
         self.summary.seconds = time.monotonic() - started
         log.debug(
-            "%d records in %.1f s; %.1f s of it waiting for the writer process",
+            "%d records in %.1f s; %.1f s of it sending to or waiting for the writer process",
             self.summary.records,
             self.summary.seconds,
             self.summary.waited_for_writer,

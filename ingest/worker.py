@@ -2,25 +2,30 @@
 
 kafka-python decodes records in pure Python, which alone keeps one core busy; validation
 and the DuckDB write cost about as much again. Threads cannot overlap the two (the GIL),
-so the consumer process hands each :class:`~ingest.batch.RawBatch` to this process over a
-pipe and polls the next one while this one validates and writes the previous. Only this
-process opens the warehouse (and takes the writer lock), and only while it has work.
+so the consumer process streams what it polls (offsets and value bytes per partition)
+to this process over a pipe and goes on polling, while this process validates the
+records, turns them into Arrow tables and writes them. Only this process opens the
+warehouse (and takes the writer lock), and only while it has work.
 
 Exactly-once does not depend on this split: a batch is still written in ONE DuckDB
-transaction (rows, quarantine, offsets), the consumer commits to Kafka only after this
-process has answered that the transaction committed, and a batch that is not answered
-for is simply read again from the offsets stored in DuckDB.
+transaction (rows, quarantine, offsets, see :mod:`ingest.writer`), the consumer commits
+to Kafka only after this process has answered that the transaction committed, and a
+batch that is not answered for is simply read again from the offsets stored in DuckDB.
 
 Lifetime: the process is the consumer's child and must never outlive it holding the
 DuckDB file. On Linux it asks the kernel for SIGKILL when its parent dies (an interrupted
 transaction is rolled back by DuckDB like any crash); everywhere, end of input on its
-pipe (the parent closed it or died) makes it release the warehouse and exit. It ignores
-SIGINT/SIGTERM: Ctrl-C and a stop request reach the whole process group, and the consumer
-decides when the current batch is finished.
+pipe (the parent closed it or died) makes it roll back what is unfinished, release the
+warehouse and exit. It ignores SIGINT/SIGTERM: Ctrl-C and a stop request reach the whole
+process group, and the consumer decides when the current batch is finished.
 
-Wire format, both directions: an 8-byte little-endian length, then a pickle. Requests are
-``("write", raw_batch, more_waiting)``, ``("offsets", topic)`` and ``("release",)``;
-answers are ``("ok", result)`` or ``("error", message, traceback_text)``.
+Wire format, both directions: an 8-byte little-endian length, then a pickle. Requests:
+``("records", ingested_at, topic, partition, offsets, values)`` (no answer),
+``("commit", more_waiting)`` and ``("offsets", topic)``; answers are
+``("ok", result)`` or ``("error", message, traceback_text)``. A reader thread drains
+the pipe into a queue of at most ``QUEUE_BYTES`` of record values, so the consumer keeps
+polling while a batch commits, and stops (blocked on the pipe) when this process is
+that far behind.
 """
 
 from __future__ import annotations
@@ -34,34 +39,29 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from ingest.batch import BatchResult
 from ingest.errors import GrowthError
 
 log = logging.getLogger(__name__)
 
 HEADER = struct.Struct("<Q")
 PR_SET_PDEATHSIG = 1
+F_SETPIPE_SZ = 1031  # Linux fcntl: grow a pipe's buffer (fewer wake-ups per batch)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+QUEUE_BYTES = 32 << 20
 
 
 class WorkerError(GrowthError):
     """The writer process failed a request or died; the message says what happened."""
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What the consumer needs from a written batch: the stored offsets and the counts."""
-
-    stored: dict[tuple[str, int], int]
-    accepted: int
-    rejected: int
-    codes: dict[str, int]
 
 
 def _send(stream: IO[bytes], message: object) -> None:
@@ -71,41 +71,56 @@ def _send(stream: IO[bytes], message: object) -> None:
     stream.flush()
 
 
-def _receive(stream: IO[bytes]) -> Any:
-    """The next message, or None at end of input (the other side closed the pipe or died)."""
+def _receive_frame(stream: IO[bytes]) -> bytes | None:
+    """The next message's bytes, or None at end of input (the other side closed the pipe or died)."""
     header = stream.read(HEADER.size)
     if len(header) < HEADER.size:
         return None
     (length,) = HEADER.unpack(header)
     data = stream.read(length)
-    if len(data) < length:
-        return None
-    return pickle.loads(data)
+    return data if len(data) == length else None
+
+
+def _receive(stream: IO[bytes]) -> Any:
+    data = _receive_frame(stream)
+    return None if data is None else pickle.loads(data)
+
+
+def _grow_pipe(fd: int) -> None:
+    if sys.platform.startswith("linux"):
+        import fcntl
+
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
 
 
 # -- the consumer's side ------------------------------------------------------------------
 
 
 class WriterProcess:
-    """Handle on the writer process: at most one write in flight, other requests in between.
+    """Handle on the writer process: records stream in; at most one commit in flight.
 
-    A write's answer is read when the consumer waits for it and kept until it is taken,
-    so a rebalance can wait for the write, ask for the stored offsets, and leave the
-    write's outcome for :meth:`result` to report.
+    A commit's answer is read when the consumer waits for it and kept until it is taken,
+    so a rebalance can wait for the commit, ask for the stored offsets, and leave the
+    commit's outcome for :meth:`result` to report.
     """
 
-    def __init__(self, warehouse: Path, *, hold_seconds: float, memory_limit: str | None = None) -> None:
+    def __init__(
+        self, warehouse: Path, *, hold_seconds: float, memory_limit: str | None = None, stream_rows: int = 50_000
+    ) -> None:
         level = log.getEffectiveLevel()  # the worker logs as verbosely as this module would
         code = f"import sys; sys.path.insert(0, {str(PROJECT_ROOT)!r}); from ingest.worker import main; main()"
-        args = [str(warehouse), str(hold_seconds), str(level), memory_limit or ""]
+        args = [str(warehouse), str(hold_seconds), str(level), memory_limit or "", str(stream_rows)]
         self.process = subprocess.Popen(
             [sys.executable, "-c", code, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            bufsize=1 << 20,
+            bufsize=0,
         )
-        self._write_pending = False  # a write was sent and its answer not read yet
-        self._write_answer: Any = None  # read, not yet taken by result()
+        assert self.process.stdin is not None
+        _grow_pipe(self.process.stdin.fileno())
+        self._commit_pending = False  # a commit was sent and its answer not read yet
+        self._commit_answer: Any = None  # read, not yet taken by result()
 
     def _send(self, message: object) -> None:
         assert self.process.stdin is not None
@@ -132,30 +147,36 @@ class WriterProcess:
         return answer[1]
 
     def _request(self, message: object) -> Any:
-        self.wait()  # the pipe carries one conversation at a time
+        self.wait()  # one answer in the pipe at a time
         self._send(message)
         return self._unwrap(self._receive())
 
-    def submit(self, batch: Any, *, more_waiting: bool) -> None:
-        """Start writing ``batch`` (a :class:`~ingest.batch.RawBatch`); :meth:`result` ends it."""
-        if self._write_pending or self._write_answer is not None:
-            raise RuntimeError("the previous write was not finished with result()")
-        self._send(("write", batch, more_waiting))
-        self._write_pending = True
+    def records(
+        self, ingested_at: datetime, topic: str, partition: int, offsets: Sequence[int], values: Sequence[bytes | None]
+    ) -> None:
+        """Add records of one partition (in offset order) to the current batch."""
+        self._send(("records", ingested_at, topic, partition, offsets, values))
+
+    def commit(self, *, more_waiting: bool) -> None:
+        """Close the current batch: write it in one transaction; :meth:`result` says how it went."""
+        if self._commit_pending or self._commit_answer is not None:
+            raise RuntimeError("the previous commit was not finished with result()")
+        self._send(("commit", more_waiting))
+        self._commit_pending = True
 
     def wait(self) -> None:
-        """Let the write in flight finish without raising (see :meth:`result` for the outcome)."""
-        if self._write_pending:
-            self._write_answer = self._receive()
-            self._write_pending = False
+        """Let the commit in flight finish without raising (see :meth:`result` for the outcome)."""
+        if self._commit_pending:
+            self._commit_answer = self._receive()
+            self._commit_pending = False
 
-    def result(self) -> WriteResult:
-        """Outcome of the write in flight: raises :class:`WorkerError` if it failed."""
+    def result(self) -> BatchResult:
+        """Outcome of the commit in flight: raises :class:`WorkerError` if it failed."""
         self.wait()
-        answer, self._write_answer = self._write_answer, None
+        answer, self._commit_answer = self._commit_answer, None
         if answer is None:
-            raise RuntimeError("no write in flight")
-        result: WriteResult = self._unwrap(answer)
+            raise RuntimeError("no commit in flight")
+        result: BatchResult = self._unwrap(answer)
         return result
 
     def offsets(self, topic: str) -> dict[int, int]:
@@ -163,12 +184,8 @@ class WriterProcess:
         stored: dict[int, int] = self._request(("offsets", topic))
         return stored
 
-    def release(self) -> None:
-        """Close the warehouse file and let go of the writer lock until the next write."""
-        self._request(("release",))
-
     def close(self) -> None:
-        """End of input: the process finishes what it is doing, releases the file and exits."""
+        """End of input: the process rolls back an unfinished batch, releases the file and exits."""
         if self.process.stdin is not None and not self.process.stdin.closed:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
@@ -202,18 +219,40 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _serve(
-    requests: IO[bytes], answers: IO[bytes], handlers: dict[str, Callable[..., Any]], after: Callable[[], None]
-) -> None:
-    while (message := _receive(requests)) is not None:
-        kind, *args = message
-        try:
-            answer: tuple[Any, ...] = ("ok", handlers[kind](*args))
-        except Exception as exc:
-            detail = str(exc) if isinstance(exc, GrowthError) else f"{type(exc).__name__}: {exc}"
-            answer = ("error", f"writing the warehouse failed: {detail}", traceback.format_exc())
-        _send(answers, answer)
-        after()
+class _Inbox:
+    """Messages read from the pipe by a thread, at most ``limit`` bytes of them waiting."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.waiting = 0
+        self.messages: deque[tuple[int, Any]] = deque()
+        self.changed = threading.Condition()
+        threading.Thread(target=self._read, name="growth-writer-inbox", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            data = _receive_frame(self.stream)
+            message = None if data is None else pickle.loads(data)
+            size = 0 if data is None else len(data)
+            del data
+            with self.changed:
+                # One message always fits, however large: the limit bounds the backlog, not a batch.
+                while self.messages and self.waiting + size > self.limit:
+                    self.changed.wait()
+                self.messages.append((size, message))
+                self.waiting += size
+                self.changed.notify_all()
+            if message is None:
+                return
+
+    def get(self) -> Any:
+        with self.changed:
+            self.changed.wait_for(lambda: bool(self.messages))
+            size, message = self.messages.popleft()
+            self.waiting -= size
+            self.changed.notify_all()
+            return message
 
 
 def _resident() -> str:
@@ -225,54 +264,77 @@ def _resident() -> str:
         return "?"
 
 
-def _collect() -> None:
-    gc.collect()
+def _describe(exc: BaseException) -> str:
+    detail = str(exc) if isinstance(exc, GrowthError) else f"{type(exc).__name__}: {exc}"
+    return f"writing the warehouse failed: {detail}"
 
 
 def main() -> None:
-    """Entry point of the writer process: ``WAREHOUSE HOLD_SECONDS LOG_LEVEL [MEMORY_LIMIT]``."""
+    """Entry point of the writer process: ``WAREHOUSE HOLD_SECONDS LOG_LEVEL MEMORY_LIMIT STREAM_ROWS``."""
     parent = os.getppid()
     _die_with_parent(parent)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
-    warehouse, hold_seconds, level, memory_limit = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    warehouse, hold_seconds, level = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+    memory_limit, stream_rows = sys.argv[4], int(sys.argv[5])
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
     # The pipes are the protocol: keep them on private descriptors, so that nothing a
     # library prints can corrupt a message.
     requests = os.fdopen(os.dup(0), "rb", buffering=1 << 20)
-    answers = os.fdopen(os.dup(1), "wb", buffering=1 << 20)
+    answers = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
-    # Validation allocates millions of small acyclic objects: collecting per batch, not
-    # every 700 allocations, saves a third of its time.
+    # Validation allocates millions of small acyclic objects: collecting once per batch,
+    # not every 700 allocations, saves a third of its time.
     gc.disable()
 
+    from ingest.batch import Batch
     from ingest.writer import WarehouseWriter, read_offsets_with
 
-    writer = WarehouseWriter(warehouse, hold_seconds=hold_seconds, memory_limit=memory_limit or None)
-
-    def write(batch: Any, more_waiting: bool) -> WriteResult:
-        started, cpu_started = time.perf_counter(), time.process_time()
-        validated = batch.validated()
-        del batch
-        checked, cpu_checked = time.perf_counter(), time.process_time()
-        stored = writer.write(validated, more_waiting=more_waiting)
-        log.debug(
-            "batch of %d records: validated in %.3f s (cpu %.3f s), written in %.3f s (cpu %.3f s); resident %s",
-            len(validated),
-            checked - started,
-            cpu_checked - cpu_started,
-            time.perf_counter() - checked,
-            time.process_time() - cpu_checked,
-            _resident(),
-        )
-        return WriteResult(stored, validated.accepted_count, validated.rejected_count, dict(validated.codes))
-
-    def offsets(topic: str) -> dict[int, int]:
-        return read_offsets_with(writer, topic)
-
+    writer = WarehouseWriter(
+        warehouse, hold_seconds=hold_seconds, memory_limit=memory_limit or None, stream_rows=stream_rows
+    )
+    inbox = _Inbox(requests, QUEUE_BYTES)
+    failure: tuple[str, str] | None = None  # why the batch in progress cannot be written (told at its commit)
+    cpu = time.process_time()
     try:
-        _serve(requests, answers, {"write": write, "offsets": offsets, "release": writer.release}, _collect)
+        while (message := inbox.get()) is not None:
+            kind = message[0]
+            answer: tuple[Any, ...] | None = None
+            try:
+                if kind == "records":
+                    if failure is None:
+                        _, ingested_at, topic, partition, offsets, values = message
+                        part = Batch(ingested_at)
+                        part.extend(topic, partition, offsets, values)
+                        del message, values
+                        writer.add(part)
+                elif kind == "commit":
+                    if failure is not None:
+                        answer, failure = ("error", *failure), None
+                    else:
+                        result = writer.commit(more_waiting=message[1])
+                        answer = ("ok", result)
+                        records = result.accepted + result.rejected
+                        log.debug(
+                            "batch of %d records committed; %.1f µs of cpu per record; resident %s",
+                            records,
+                            (time.process_time() - cpu) / max(records, 1) * 1e6,
+                            _resident(),
+                        )
+                    gc.collect()
+                    cpu = time.process_time()
+                elif kind == "offsets":
+                    answer = ("ok", read_offsets_with(writer, message[1]))
+            except Exception as exc:
+                if kind == "records":
+                    failure = (_describe(exc), traceback.format_exc())
+                    writer.abort()
+                else:
+                    answer = ("error", _describe(exc), traceback.format_exc())
+            if answer is not None:
+                _send(answers, answer)
     finally:
+        writer.abort()  # a batch without its commit is not written: it will be read again
         writer.release()

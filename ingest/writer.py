@@ -1,4 +1,4 @@
-"""Write one micro-batch in ONE DuckDB transaction: rows, quarantine and offsets together.
+"""Write each micro-batch in ONE DuckDB transaction: rows, quarantine and offsets together.
 
 That single transaction is what makes ingestion exactly-once: after a crash, the offsets
 in raw.kafka_offsets say precisely which records are in the warehouse. Records below the
@@ -6,28 +6,46 @@ stored offset of their partition are skipped inside the transaction, so a consum
 partition moved to another ingester mid-batch cannot write a record twice; the primary
 key on (topic, partition, offset) is the last line of defence.
 
+A batch arrives in parts (validated records of one partition and poll, see
+:meth:`WarehouseWriter.add`). Parts are kept as Arrow tables until ``stream_rows`` rows (or
+32 MiB) are waiting; from then on the batch's transaction is open and parts are inserted
+as they come, so memory does not grow with the batch, and a large batch reaches DuckDB in
+whole row groups, which it compresses and writes once. (A transaction whose last row group
+is less than half full leaves it to be re-compressed with the next one at a checkpoint:
+the consumer's default batch of 200,000 records ends in one of ~77,000.)
+:meth:`~WarehouseWriter.commit` inserts the rest, stores the offsets and commits;
+:meth:`~WarehouseWriter.abort` (or a crash) rolls the whole batch back.
+
 DuckDB allows one writing process per file, so the file is open (and the writer lock
-held) only while the ingester has work: a :class:`WarehouseWriter` keeps its connection
-across the batches of a backlog (opening and checkpointing the file per batch would cost
-more than the insert), and lets go when a batch comes back short (caught up) or after
-``hold_seconds`` of continuous backlog, so builds and spend loads interleave with a
-following ingester.
+held) only while the ingester has work: a writer keeps its connection across the batches
+of a backlog (opening and checkpointing the file per batch would cost more than the
+insert), and lets go when a batch comes back short (caught up) or after ``hold_seconds``
+of continuous backlog, so builds and spend loads interleave with a following ingester.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections import Counter
 from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 
-from ingest.batch import Batch, Partition
+from ingest.batch import Batch, BatchResult, Partition
 from ingest.lock import writer_lock
 from ingest.warehouse import connect, ensure_raw_schema
 
 log = logging.getLogger(__name__)
+
+STREAM_ROWS = 50_000  # rows kept in memory before a batch's transaction opens ...
+STREAM_BYTES = 32 << 20  # ... or this many bytes of record values, whichever comes first
 
 # Keep only records at or after their partition's stored offset (a hash join, not a
 # per-row subquery: this runs on every record of every batch).
@@ -46,10 +64,29 @@ def _forgotten_filter(con: duckdb.DuckDBPyConnection) -> str:
     """
     found = con.execute(
         "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'forgotten_ids'"
-    ).fetchone()
-    if not found or not found[0]:
+    ).fetchall()
+    if not found or not found[0][0]:
         return ""
+    if not con.execute("select exists (select 1 from raw.forgotten_ids)").fetchall()[0][0]:
+        return ""  # nobody forgotten: no per-row subquery
     return "and not exists (select 1 from raw.forgotten_ids f where f.id in (b.user_id, b.anonymous_id, b.previous_id))"
+
+
+def _scan(
+    con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, sql: str, parameters: list[object] | None = None
+) -> list[tuple[Any, ...]]:
+    """Run ``sql`` with ``table`` visible as ``name``.
+
+    The table is handed over as a stream of record batches: DuckDB keeps every Python
+    object a statement scanned alive until the transaction ends, and a stream that has
+    been read holds no data, while a table would keep a whole batch's Arrow buffers.
+    """
+    con.register(name, pa.RecordBatchReader.from_batches(table.schema, iter(table.to_batches())))
+    try:
+        return con.execute(sql, parameters or []).fetchall()
+    finally:
+        with contextlib.suppress(duckdb.Error):  # never hide the statement's own error
+            con.unregister(name)
 
 
 def read_offsets(warehouse: Path, topic: str) -> dict[int, int]:
@@ -62,6 +99,214 @@ def read_offsets(warehouse: Path, topic: str) -> dict[int, int]:
     return {int(partition): int(offset) for partition, offset in rows}
 
 
+@dataclass
+class _OpenBatch:
+    """The batch being written: parts not inserted yet, and what the batch covers so far."""
+
+    ingested_at: datetime
+    events: list[pa.Table] = field(default_factory=list)
+    rejected: list[pa.Table] = field(default_factory=list)
+    waiting_rows: int = 0
+    waiting_bytes: int = 0
+    in_transaction: bool = False
+    next_offsets: dict[Partition, int] = field(default_factory=dict)
+    accepted: int = 0
+    rejected_count: int = 0
+    codes: Counter[str] = field(default_factory=Counter)
+    forgotten_ids: set[str] = field(default_factory=set)  # later events of forgotten users, dropped
+    forgotten_records: int = 0
+
+    def take(self, part: Batch) -> None:
+        if part.accepted_count:
+            self.events.append(part.events_table())
+        if part.rejected_count:
+            self.rejected.append(part.rejected_table())
+        self.waiting_rows += len(part)
+        self.waiting_bytes += part.size_bytes
+        for key, offset in part.next_offsets.items():
+            self.next_offsets[key] = max(offset, self.next_offsets.get(key, offset))
+        self.accepted += part.accepted_count
+        self.rejected_count += part.rejected_count
+        self.codes.update(part.codes)
+
+
+class WarehouseWriter:
+    """Writes batches; holds the file and the writer lock only while there is work."""
+
+    def __init__(
+        self,
+        warehouse: Path,
+        hold_seconds: float = 5.0,
+        memory_limit: str | None = None,
+        stream_rows: int = STREAM_ROWS,
+    ) -> None:
+        self.warehouse = warehouse
+        self.hold_seconds = hold_seconds
+        self.memory_limit = memory_limit
+        self.stream_rows = stream_rows
+        self._held: ExitStack | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._opened_at = 0.0
+        self._batch: _OpenBatch | None = None
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            held = ExitStack()
+            held.enter_context(writer_lock(self.warehouse, on_wait=log.info))
+            try:
+                self._con = held.enter_context(connect(self.warehouse, memory_limit=self.memory_limit))
+                self._con.execute("set enable_progress_bar = false")  # a writer process has no terminal
+                ensure_raw_schema(self._con)
+            except BaseException:
+                self._con = None
+                held.close()
+                raise
+            self._held = held
+            self._opened_at = time.monotonic()
+        return self._con
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection | None:
+        """The open connection while the writer holds the file, else None."""
+        return self._con
+
+    # -- one batch, in parts -------------------------------------------------------------
+
+    def add(self, part: Batch) -> None:
+        """Add validated records to the batch being written (opens it with the first part)."""
+        if self._batch is None:
+            self._batch = _OpenBatch(part.ingested_at)
+        self._batch.take(part)
+        if self._batch.waiting_rows >= self.stream_rows or self._batch.waiting_bytes >= STREAM_BYTES:
+            try:
+                self._insert_waiting(self._batch)
+            except BaseException:
+                self.abort()
+                raise
+
+    def commit(self, *, more_waiting: bool) -> BatchResult:
+        """Write the rest of the batch and its offsets, commit; keep the file only if more is waiting."""
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return BatchResult({}, 0, 0, {})
+        try:
+            con = self._connection()
+            self._insert_waiting(batch)
+            if batch.forgotten_records:  # count what the filter dropped (never the data itself)
+                con.execute(
+                    "insert into raw.deletion_log values (?::timestamptz, 'dropped_at_ingest', null, ?, ?, 0)",
+                    [batch.ingested_at, sorted(batch.forgotten_ids), batch.forgotten_records],
+                )
+            offsets = [(topic, partition, offset) for (topic, partition), offset in batch.next_offsets.items()]
+            con.executemany(
+                """
+                insert into raw.kafka_offsets (topic, partition, next_offset, updated_at) values (?, ?, ?, now())
+                on conflict (topic, partition) do update
+                    set next_offset = greatest(kafka_offsets.next_offset, excluded.next_offset), updated_at = now()
+                """,
+                offsets,
+            )
+            stored = con.execute(
+                "select topic, partition, next_offset from raw.kafka_offsets where topic in (select unnest(?))",
+                [sorted({topic for topic, _, _ in offsets})],
+            ).fetchall()
+            con.commit()
+        except BaseException:
+            self._rollback(batch)
+            self.release()
+            raise
+        if not more_waiting or time.monotonic() - self._opened_at >= self.hold_seconds:
+            self.release()
+        return BatchResult(
+            {(topic, int(partition)): int(offset) for topic, partition, offset in stored},
+            batch.accepted,
+            batch.rejected_count,
+            dict(batch.codes),
+        )
+
+    def abort(self) -> None:
+        """Drop the batch being written: nothing of it is stored (it will be read again)."""
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            self._rollback(batch)
+
+    def write(self, batch: Batch, *, more_waiting: bool) -> dict[Partition, int]:
+        """Write one whole batch; returns the stored next offsets of its topics."""
+        self.add(batch)
+        return self.commit(more_waiting=more_waiting).stored
+
+    def _rollback(self, batch: _OpenBatch) -> None:
+        if batch.in_transaction and self._con is not None:
+            try:
+                self._con.rollback()
+            except duckdb.Error as exc:  # the connection is broken: closing it discards the transaction
+                log.debug("rollback failed: %s", exc)
+                self.release()
+
+    def _insert_waiting(self, batch: _OpenBatch) -> None:
+        """Insert the parts waiting in memory, in the batch's transaction (begun here if need be)."""
+        con = self._connection()
+        if not batch.in_transaction:
+            con.begin()
+            batch.in_transaction = True
+        events, rejected = batch.events, batch.rejected
+        batch.events, batch.rejected, batch.waiting_rows, batch.waiting_bytes = [], [], 0, 0
+        forgotten = _forgotten_filter(con)
+        if events:
+            table = pa.concat_tables(events)
+            del events
+            if forgotten:  # count what the filter drops (never the data itself)
+                [(ids, records)] = _scan(
+                    con,
+                    "batch_events",
+                    table,
+                    f"""
+                    select list(distinct f.id), count(distinct (b.kafka_topic, b.kafka_partition, b.kafka_offset))
+                    from batch_events b
+                    join raw.forgotten_ids f on f.id in (b.user_id, b.anonymous_id, b.previous_id)
+                    {NOT_YET_STORED}
+                    """,
+                )
+                batch.forgotten_ids.update(ids or ())
+                batch.forgotten_records += int(records)
+            _scan(
+                con,
+                "batch_events",
+                table,
+                f"""
+                insert into raw.events by name
+                select b.* exclude (payload), b.payload::json as payload, ?::timestamptz as ingested_at
+                from batch_events b
+                {NOT_YET_STORED}
+                {forgotten}
+                """,
+                [batch.ingested_at],
+            )
+        if rejected:
+            _scan(
+                con,
+                "batch_rejected",
+                pa.concat_tables(rejected),
+                f"""
+                insert into raw.events_quarantine by name
+                select b.*, ?::timestamptz as quarantined_at
+                from batch_rejected b
+                {NOT_YET_STORED}
+                """,
+                [batch.ingested_at],
+            )
+
+    def release(self) -> None:
+        """Close the file and let go of the writer lock (a batch in progress is rolled back)."""
+        if self._batch is not None and self._batch.in_transaction:
+            self._batch = None  # closing the connection below discards its transaction
+        if self._held is not None:
+            self._con = None
+            held, self._held = self._held, None
+            held.close()
+            time.sleep(0.05)  # let a writer woken by the release take the lock first
+
+
 def read_offsets_with(writer: WarehouseWriter, topic: str) -> dict[int, int]:
     """:func:`read_offsets` through the writer's connection when it holds one (and so the lock)."""
     if writer.connection is None:
@@ -72,111 +317,6 @@ def read_offsets_with(writer: WarehouseWriter, topic: str) -> dict[int, int]:
     return {int(partition): int(offset) for partition, offset in rows}
 
 
-class WarehouseWriter:
-    """Writes batches; holds the file and the writer lock only while there is a backlog."""
-
-    def __init__(self, warehouse: Path, hold_seconds: float = 5.0, memory_limit: str | None = None) -> None:
-        self.warehouse = warehouse
-        self.hold_seconds = hold_seconds
-        self.memory_limit = memory_limit
-        self._held: ExitStack | None = None
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._opened_at = 0.0
-
-    def _connection(self) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
-            held = ExitStack()
-            held.enter_context(writer_lock(self.warehouse, on_wait=log.info))
-            self._con = held.enter_context(connect(self.warehouse, memory_limit=self.memory_limit))
-            ensure_raw_schema(self._con)
-            self._held = held
-            self._opened_at = time.monotonic()
-        return self._con
-
-    @property
-    def connection(self) -> duckdb.DuckDBPyConnection | None:
-        """The open connection while the writer holds the file, else None."""
-        return self._con
-
-    def write(self, batch: Batch, *, more_waiting: bool) -> dict[Partition, int]:
-        """Write one batch; keep the file open only if more is waiting and the hold is young."""
-        try:
-            return _write(self._connection(), batch)
-        finally:
-            if not more_waiting or time.monotonic() - self._opened_at >= self.hold_seconds:
-                self.release()
-
-    def release(self) -> None:
-        if self._held is not None:
-            self._con = None
-            held, self._held = self._held, None
-            held.close()
-            time.sleep(0.05)  # let a writer woken by the release take the lock first
-
-
 def write_batch(warehouse: Path, batch: Batch) -> dict[Partition, int]:
     """Write one batch with the file opened and closed around it (tests, one-off writes)."""
-    writer = WarehouseWriter(warehouse)
-    return writer.write(batch, more_waiting=False)
-
-
-def _write(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[Partition, int]:
-    """Append the batch and advance its offsets atomically; returns the stored next offsets."""
-    events, rejected = batch.events_table(), batch.rejected_table()
-    offsets = [(topic, partition, offset) for (topic, partition), offset in batch.next_offsets.items()]
-    con.register("batch_events", events)
-    con.register("batch_rejected", rejected)
-    con.begin()
-    try:
-        if _forgotten_filter(con):  # count what the filter below drops (never the data itself)
-            con.execute(
-                f"""
-                insert into raw.deletion_log
-                select ?::timestamptz, 'dropped_at_ingest', null, list(distinct f.id order by f.id),
-                       count(distinct (b.kafka_topic, b.kafka_partition, b.kafka_offset)), 0
-                from batch_events b
-                join raw.forgotten_ids f on f.id in (b.user_id, b.anonymous_id, b.previous_id)
-                {NOT_YET_STORED}
-                having count(*) > 0
-                """,
-                [batch.ingested_at],
-            )
-        con.execute(
-            f"""
-            insert into raw.events by name
-            select b.* exclude (payload), b.payload::json as payload, ?::timestamptz as ingested_at
-            from batch_events b
-            {NOT_YET_STORED}
-            {_forgotten_filter(con)}
-            """,
-            [batch.ingested_at],
-        )
-        con.execute(
-            f"""
-            insert into raw.events_quarantine by name
-            select b.*, ?::timestamptz as quarantined_at
-            from batch_rejected b
-            {NOT_YET_STORED}
-            """,
-            [batch.ingested_at],
-        )
-        con.executemany(
-            """
-            insert into raw.kafka_offsets (topic, partition, next_offset, updated_at) values (?, ?, ?, now())
-            on conflict (topic, partition) do update
-                set next_offset = greatest(kafka_offsets.next_offset, excluded.next_offset), updated_at = now()
-            """,
-            offsets,
-        )
-        stored = con.execute(
-            "select topic, partition, next_offset from raw.kafka_offsets where topic in (select unnest(?))",
-            [sorted({topic for topic, _, _ in offsets})],
-        ).fetchall()
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
-    finally:
-        con.unregister("batch_events")
-        con.unregister("batch_rejected")
-    return {(topic, int(partition)): int(offset) for topic, partition, offset in stored}
+    return WarehouseWriter(warehouse).write(batch, more_waiting=False)

@@ -122,9 +122,11 @@ def test_every_record_lands_in_exactly_one_table_once(settings: Settings) -> Non
 
 
 def _ingest_process(
-    settings: Settings, *args: str, group: str | None = None, batch: int = 150
+    settings: Settings, *args: str, group: str | None = None, batch: int = 150, stream_rows: int | None = None
 ) -> subprocess.Popen[bytes]:
+    extra = {} if stream_rows is None else {"GROWTH_INGEST_STREAM_ROWS": str(stream_rows)}
     env = {
+        **extra,
         **os.environ,
         "GROWTH_WAREHOUSE": str(settings.warehouse),
         "KAFKA_BOOTSTRAP_SERVERS": settings.require_bootstrap(),
@@ -159,6 +161,69 @@ def test_kill_dash_nine_at_random_moments_loses_and_doubles_nothing(settings: Se
         process.wait()
     assert kills >= 10
     final = _ingest_process(settings, "--until-caught-up", group=f"{settings.group_id}-final")
+    assert final.wait(120) == 0, final.stderr.read() if final.stderr else ""
+    events, quarantined = stored_rows(settings.warehouse)
+    assert not quarantined
+    assert len(events) == total
+    assert problems(range(total), events) == []
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _gone(pid: int) -> bool:
+    """No thread of the process runs any more (zombies hold no files, hence no lock)."""
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return True
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    return False
+        except FileNotFoundError:
+            continue
+    return True
+
+
+def test_kill_dash_nine_in_the_middle_of_a_streamed_transaction(settings: Settings) -> None:
+    """Large batches stream into an open DuckDB transaction in the writer process: a kill -9 of
+    the ingester then lands mid-transaction, takes the writer process with it, and the
+    transaction is rolled back whole."""
+    make_topic(settings)
+    total = 80_000  # more than ten runs get through before they are killed
+    produce(settings, [event(i) for i in range(total)])
+    rng = random.Random(99)
+    kills = 0
+    for attempt in range(10):
+        before = len(stored_rows(settings.warehouse)[0])
+        process = _ingest_process(
+            settings, "--until-caught-up", group=f"{settings.group_id}-{attempt}", batch=2500, stream_rows=100
+        )
+        deadline = time.monotonic() + 30
+        while process.poll() is None and time.monotonic() < deadline:
+            if len(stored_rows(settings.warehouse)[0]) > before:
+                time.sleep(rng.uniform(0.0, 0.2))
+                break
+            time.sleep(0.02)
+        writers = _children(process.pid)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+            assert writers, "the ingester runs a writer process"
+        process.wait()
+        deadline = time.monotonic() + 10
+        while not all(_gone(pid) for pid in writers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(_gone(pid) for pid in writers), "a writer process outlived its ingester"
+    assert kills >= 8
+    final = _ingest_process(settings, "--until-caught-up", group=f"{settings.group_id}-final", batch=2500)
     assert final.wait(120) == 0, final.stderr.read() if final.stderr else ""
     events, quarantined = stored_rows(settings.warehouse)
     assert not quarantined

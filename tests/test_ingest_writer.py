@@ -1,16 +1,22 @@
-"""The one-transaction batch writer on its own (no broker): offset guard and the forget seam."""
+"""The one-transaction batch writer and the writer process on their own (no broker)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
 from ingest.batch import Batch
-from ingest.lock import writer_lock
+from ingest.lock import lock_path, writer_lock
 from ingest.warehouse import connect, ensure_raw_schema
-from ingest.writer import write_batch
+from ingest.worker import WriterProcess
+from ingest.writer import WarehouseWriter, write_batch
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -49,3 +55,162 @@ def test_events_of_forgotten_ids_are_not_stored_again(warehouse: Path) -> None:
         batch.add("t", 0, offset, record(offset, user))
     assert write_batch(warehouse, batch) == {("t", 0): 4}
     assert rows(warehouse, "select user_id from raw.events order by 1") == [("u6",), ("u7",)]
+
+
+def test_payload_is_stored_as_received_as_json(warehouse: Path) -> None:
+    sent = b'{"type": "track",  "event": "E", "messageId": "m1", "userId": 7, "timestamp": "2026-05-01T00:00:00Z"}'
+    batch = Batch(NOW)
+    batch.add("t", 0, 0, sent)
+    write_batch(warehouse, batch)
+    # Byte for byte (white space, key order, the integer id), in a JSON column.
+    assert rows(warehouse, "select payload::varchar, typeof(payload), user_id from raw.events") == [
+        (sent.decode(), "JSON", "7")
+    ]
+
+
+def test_a_streamed_batch_is_invisible_until_commit_and_gone_after_abort(warehouse: Path) -> None:
+    writer = WarehouseWriter(warehouse, stream_rows=3)  # parts go into the open transaction from 3 records on
+    first = Batch(NOW)
+    for offset in range(4):
+        first.add("t", 0, offset, b"garbage" if offset == 1 else record(offset, "u1"))
+    writer.add(first)
+    assert writer.connection is not None  # the transaction is open and holds the first part
+    other = writer.connection.cursor()  # another connection: sees committed data only
+    counts = "select (select count(*) from raw.events), (select count(*) from raw.events_quarantine)"
+    assert other.execute(counts).fetchall() == [(0, 0)]
+    writer.abort()
+    assert other.execute(counts).fetchall() == [(0, 0)]
+    assert other.execute("select count(*) from raw.kafka_offsets").fetchall() == [(0,)]
+    other.close()
+    writer.release()
+    # The batch read again, in two parts, is stored once: 3 accepted and 1 rejected of offsets 0..3,
+    # then 4..5 accepted.
+    again = Batch(NOW)
+    for offset in range(4):
+        again.add("t", 0, offset, b"garbage" if offset == 1 else record(offset, "u1"))
+    rest = Batch(NOW)
+    for offset in range(4, 6):
+        rest.add("t", 0, offset, record(offset, "u1"))
+    writer.add(again)
+    writer.add(rest)
+    result = writer.commit(more_waiting=False)
+    assert (result.stored, result.accepted, result.rejected, result.codes) == (
+        {("t", 0): 6},
+        5,
+        1,
+        {"invalid_json": 1},
+    )
+    assert rows(warehouse, "select kafka_offset from raw.events order by 1") == [(0,), (2,), (3,), (4,), (5,)]
+    assert rows(warehouse, "select kafka_offset, error_code from raw.events_quarantine") == [(1, "invalid_json")]
+
+
+# -- the writer process (ingest.worker) ----------------------------------------------------
+
+
+def lock_is_free(warehouse: Path) -> bool:
+    fd = os.open(lock_path(warehouse), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def alive(pid: int) -> bool:
+    """Any thread of the process still running (a zombie holds no file and no lock, but its
+    main thread turns zombie before the other threads have exited and closed the files)."""
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return False
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
+def values(first: int, count: int) -> list[bytes | None]:
+    return [b"[1]" if seq % 10 == 3 else record(seq, f"u{seq % 7}") for seq in range(first, first + count)]
+
+
+def test_writer_process_writes_a_streamed_batch_in_one_transaction(warehouse: Path) -> None:
+    writer = WriterProcess(warehouse, hold_seconds=0, stream_rows=25)
+    try:
+        writer.records(NOW, "t", 0, range(0, 40), values(0, 40))
+        writer.records(NOW, "t", 1, [5, 6, 9], values(100, 3))  # offsets need not be consecutive
+        writer.records(NOW, "t", 0, range(40, 60), values(40, 20))
+        writer.commit(more_waiting=False)
+        result = writer.result()
+        assert writer.offsets("t") == {0: 60, 1: 10}
+    finally:
+        writer.close()
+    assert writer.process.returncode == 0
+    # seq % 10 == 3 is a JSON array: 6 of 0..59, none of 100..102
+    assert (result.stored, result.accepted, result.rejected, result.codes) == (
+        {("t", 0): 60, ("t", 1): 10},
+        57,
+        6,
+        {"not_an_object": 6},
+    )
+    assert rows(warehouse, "select count(*), count(distinct (kafka_partition, kafka_offset)) from raw.events") == [
+        (57, 57)
+    ]
+    assert rows(warehouse, "select kafka_partition, kafka_offset from raw.events where kafka_partition = 1") == [
+        (1, 5),
+        (1, 6),
+        (1, 9),
+    ]
+
+
+def test_writer_process_rolls_back_an_unfinished_batch_when_the_consumer_closes_it(warehouse: Path) -> None:
+    writer = WriterProcess(warehouse, hold_seconds=0, stream_rows=10)
+    writer.records(NOW, "t", 0, range(0, 50), values(0, 50))  # streamed: the transaction is open
+    assert writer.offsets("t") == {}  # answered after the records: they are in the open transaction
+    assert not lock_is_free(warehouse)
+    writer.close()  # no commit: the consumer stopped before the batch was complete
+    assert writer.process.returncode == 0
+    assert lock_is_free(warehouse)
+    assert rows(warehouse, "select (select count(*) from raw.events), (select count(*) from raw.kafka_offsets)") == [
+        (0, 0)
+    ]
+
+
+PARENT = """
+import sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from ingest.worker import WriterProcess
+
+writer = WriterProcess(Path(sys.argv[1]), hold_seconds=0, stream_rows=10)
+value = b'{"type": "page", "messageId": "m", "userId": "u", "timestamp": "2026-05-01T00:00:00Z"}'
+writer.records(datetime.now(UTC), "t", 0, range(0, 50), [value] * 50)
+writer.offsets("t")  # the worker has streamed the records into its open transaction
+print(writer.process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_writer_process_dies_with_its_parent(warehouse: Path) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(warehouse)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert parent.stdout is not None
+    worker = int(parent.stdout.readline())
+    assert alive(worker) and not lock_is_free(warehouse)
+    parent.kill()  # kill -9: no chance to close the pipe or clean up
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(worker)
+    assert lock_is_free(warehouse)
+    assert rows(warehouse, "select count(*) from raw.events") == [(0,)]  # the open transaction was rolled back
