@@ -3,8 +3,10 @@
     python benchmarks/build.py [--users 1000000] [--events 50000000]
 
 Writes the raw layer with SQL (no Kafka, so it takes seconds): every user signs up (with a
-campaign touch for most), then has activity events spread over the following months,
-activations, purchases with revenue, anonymous page views and ~1% duplicate retries. The
+campaign touch for most), then has activity events in visits over the following 60 days
+(12 visits of ~4 events each by default; `--spread` puts every event at its own random
+instant instead, nearly one event per session), activations, purchases with revenue,
+anonymous page views (stitched by anonymousId) and ~1% duplicate retries. The
 stored payload is a stub (`{}`): no model reads it, and 50M full payloads would only
 measure disk. Then it times
   (a) a baseline single pass: distinct (user, date) counts over raw.events,
@@ -35,8 +37,13 @@ from orchestration.build import run_build, target_dir
 EVENTS_SQL = """
 insert into raw.events by name
 with numbered as (
-    select i, hash(i) % {users} as u, hash(i * 7 + 3) as h
+    select i, hash(i) % {users} as u, hash(i * 7 + 3) as h, 0 as kafka_partition
     from range({first}, {last}) as t(i)
+    union all
+    -- ~1% retries: the same event sent again, read later (partition 1 sorts after 0)
+    select i, hash(i) % {users}, hash(i * 7 + 3), 1
+    from range({first}, {last}) as t(i)
+    where hash(i * 7 + 3) % 100 = 42
 )
 select
     'm' || i as message_id,
@@ -48,7 +55,9 @@ select
         when h % 89 = 0 then 'Project Created'
         else 'Task Added'
     end as event,
-    'u' || (case when i < {users} then i else u end) as user_id,
+    -- half of the page views are sent before login: no userId, stitched by anonymousId
+    case when i >= {users} and h % 22 = 0 then null else 'u' || (case when i < {users} then i else u end) end
+        as user_id,
     'a' || (case when i < {users} then i else u end) as anonymous_id,
     {timestamp} as timestamp,
     case when h % 97 = 0 then cast(29 + h % 270 as varchar) end as revenue_raw,
@@ -56,15 +65,22 @@ select
         as campaign_source_raw,
     '{{}}' as payload,
     'bench' as kafka_topic,
-    0 as kafka_partition,
+    kafka_partition,
     i as kafka_offset,
     now() as ingested_at
 from numbered
 """
 
 
-# History: each user signs up on one of 300 days and is active over the following 60.
+# History: each user signs up on one of 300 days and is active over the following 60, in
+# visits: each event belongs to one of the user's {sessions} visits (a random instant of
+# those 60 days) and falls within 15 minutes of its start, so a visit is one session.
 HISTORY_TIMESTAMP = """timestamp '2025-01-01 00:00:00+00'
+        + to_days(cast(hash(case when i < {users} then i else u end) % 300 as integer))
+        + to_seconds(case when i < {users} then 0 else cast(
+            hash(u * 64 + (h // 1000) % {sessions}) % (86400 * 60) + (h // 100000) % 900 as bigint) end)"""
+# --spread: every event at its own random instant of the 60 days (nearly one event per session).
+SPREAD_TIMESTAMP = """timestamp '2025-01-01 00:00:00+00'
         + to_days(cast(hash(case when i < {users} then i else u end) % 300 as integer))
         + to_seconds(case when i < {users} then 0 else cast(h % (86400 * 60) as bigint) end)"""
 # The next day: events of random existing users during the day after the history ends.
@@ -73,11 +89,19 @@ NEXT_DAY_TIMESTAMP = (
 )
 
 
-def write_raw(warehouse: Path, users: int, events: int, first: int = 0, next_day: bool = False) -> None:
+def write_raw(
+    warehouse: Path, users: int, events: int, first: int = 0, next_day: bool = False, sessions: int | None = 12
+) -> None:
+    """Append events [first, first + events); sessions=None spreads them instead of visits."""
     with connect(warehouse) as con:
         ensure_raw_schema(con)
         chunk = 5_000_000
-        timestamp = NEXT_DAY_TIMESTAMP if next_day else HISTORY_TIMESTAMP.format(users=users)
+        if next_day:
+            timestamp = NEXT_DAY_TIMESTAMP
+        elif sessions is None:
+            timestamp = SPREAD_TIMESTAMP.format(users=users)
+        else:
+            timestamp = HISTORY_TIMESTAMP.format(users=users, sessions=sessions)
         for start in range(first, first + events, chunk):
             con.execute(
                 EVENTS_SQL.format(
@@ -111,13 +135,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=50_000_000)
+    parser.add_argument("--sessions", type=int, default=12, help="visits per user over their 60 active days")
+    parser.add_argument(
+        "--spread", action="store_true", help="no visits: each event at its own random instant (~1 event per session)"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="where to put the warehouse (default: a temp dir)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         settings = Settings(warehouse=Path(tmp) / "warehouse.duckdb")
         timed(
             f"write raw layer ({args.users:,} users, {args.events:,} events)",
-            lambda: write_raw(settings.warehouse, args.users, args.events),
+            lambda: write_raw(
+                settings.warehouse, args.users, args.events, sessions=None if args.spread else args.sessions
+            ),
         )
 
         def baseline() -> None:

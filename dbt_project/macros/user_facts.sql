@@ -4,7 +4,9 @@
 {% macro user_facts_from_events(events_sql) -%}
     with
 
-    events as (
+    {#- not materialized: read three times, each with its own filter (touches and activations
+        need few rows), which beats one copy of every event. #}
+    events as not materialized (
 
         {{ events_sql }}
 

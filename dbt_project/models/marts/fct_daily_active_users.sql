@@ -81,9 +81,9 @@ new_users as (
 
 anonymous_visitors as (
 
-    select event_date, count(distinct anonymous_id) as anonymous_visitors
+    select event_date, count(distinct anonymous_visitor_id) as anonymous_visitors
     from {{ ref('int_events_attributed') }}
-    where user_key is null and anonymous_id is not null and is_engagement_event
+    where user_key is null and anonymous_visitor_id is not null and is_engagement_event
     group by event_date
 
 )

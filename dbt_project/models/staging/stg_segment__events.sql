@@ -31,13 +31,40 @@ source as (
 
 ),
 
-first_copies as (
+{#- Read more than once below. A full build reads the table again each time (`not
+    materialized`: a copy of every raw row would cost more); an incremental build's few
+    new rows are kept once, so the check against the staged rows runs once. #}
+new_copies as {% if not ready %}not materialized {% endif %}(
 
-    select *
+    select
+        message_id, type, event, name, user_id, anonymous_id, previous_id, group_id, timestamp,
+        revenue_raw, campaign_source_raw, campaign_medium_raw, campaign_name_raw,
+        ingested_at, kafka_topic, kafka_partition, kafka_offset
     from source
     {%- if ready %}
     where not exists (select 1 from {{ this }} as staged where staged.message_id = source.message_id)
     {%- endif %}
+
+),
+
+{#- Most messageIds arrive once. Ids whose hash occurs more than once (a cheap superset
+    of the repeated ids) are the only ones that need ordering; every other copy is first. #}
+repeated_hashes as (
+
+    select hash(message_id) as message_hash
+    from new_copies
+    group by 1
+    having count(*) > 1
+
+),
+
+first_copies as (
+
+    select * from new_copies
+    where hash(message_id) not in (select message_hash from repeated_hashes)
+    union all
+    select * from new_copies
+    where hash(message_id) in (select message_hash from repeated_hashes)
     qualify row_number() over (
         partition by message_id
         order by ingested_at, kafka_topic, kafka_partition, kafka_offset

@@ -4,6 +4,13 @@
   track events named in inactive_events. Base id: userId; else anon_link[anonymousId];
   else alias_link[anonymousId]. Stitching is retroactive: links apply to earlier events.
 
+  Narrow on purpose: every row is written once per event, and each high-cardinality id
+  column costs about as much to write as all the small ones together. It keeps what the
+  models downstream read; the rest of an event is in stg_segment__events (by message_id).
+  userId is not stored: for an event with a userId it is the base_id. anonymousId is kept
+  only for events without a userId (anonymous_visitor_id), the only ones whose attribution
+  depends on it and the only ones counted as anonymous visitors.
+
   Incremental (unique on message_id): the events staged since the last run, plus the
   stored events whose attribution can have changed: those without a userId whose
   anonymousId has a new or changed link, and those whose base id got a new user_key.
@@ -34,7 +41,16 @@ with
 events as (
 
     select
-        * exclude (_batch_at),
+        message_id,
+        user_id,
+        anonymous_id,
+        event_type,
+        event_name,
+        event_at,
+        event_date,
+        revenue,
+        campaign_source,
+        campaign_name,
         cast(null as varchar) as replaced_user_key,
         cast(null as varchar) as replaced_base_id,
         false as _is_restaged
@@ -44,17 +60,25 @@ events as (
     {%- endif %}
     {%- if reattribute %}
     union all
+    {#- A stored event without anonymous_visitor_id had a userId (its base_id) or no id at all
+        (base_id null), so its userId is the stored base_id in both cases. #}
     select
-        stored.* exclude (base_id, user_key, is_engagement_event, is_activity, replaced_user_key, _is_restaged, _batch_at),
+        stored.message_id,
+        case when stored.anonymous_visitor_id is null then stored.base_id end as user_id,
+        stored.anonymous_visitor_id as anonymous_id,
+        stored.event_type,
+        stored.event_name,
+        stored.event_at,
+        stored.event_date,
+        stored.revenue,
+        stored.campaign_source,
+        stored.campaign_name,
         stored.user_key as replaced_user_key,
         stored.base_id as replaced_base_id,
         true as _is_restaged
     from {{ this }} as stored
-    where (
-        stored.user_id is null
-        and stored.anonymous_id in (
-            select linked_id from {{ ref('int_identity_links') }} where _batch_at > {{ changed_since() }}
-        )
+    where stored.anonymous_visitor_id in (
+        select linked_id from {{ ref('int_identity_links') }} where _batch_at > {{ changed_since() }}
     ) or stored.base_id in (
         select base_id from {{ ref('int_identity_links_resolved') }} where _batch_at > {{ changed_since() }}
     )
@@ -90,8 +114,17 @@ based as (
 engagement as (
 
     select
-        based.* exclude (replaced_user_key, replaced_base_id, _is_restaged),
+        based.message_id,
+        based.base_id,
         resolved.user_key,
+        case when based.user_id is null then based.anonymous_id end as anonymous_visitor_id,
+        based.event_type,
+        based.event_name,
+        based.event_at,
+        based.event_date,
+        based.revenue,
+        based.campaign_source,
+        based.campaign_name,
         (
             based.event_type in ('track', 'page', 'screen')
             {%- if var('inactive_events') %}

@@ -21,7 +21,8 @@
 {%- set ready = incremental_ready() %}
 with
 
-events as (
+{#- not materialized: read twice below, and a copy of every event costs more than two scans. #}
+events as not materialized (
 
     select * from {{ ref('stg_segment__events') }}
     {%- if ready %}
@@ -57,9 +58,14 @@ stored as (
 
 {%- endif %}
 
+{#- The earliest candidate per link: the minimum of (linked_at, link_message_id, user_id)
+    as a struct, one hash aggregation instead of sorting every candidate. #}
 winners as (
 
-    select *
+    select
+        link_type,
+        linked_id,
+        min({'linked_at': linked_at, 'link_message_id': link_message_id, 'user_id': user_id}) as winner
     from (
         select * from candidates
         {%- if ready %}
@@ -67,19 +73,23 @@ winners as (
         select * from stored
         {%- endif %}
     ) as contenders
-    qualify row_number() over (
-        partition by link_type, linked_id order by linked_at, link_message_id
-    ) = 1
+    group by link_type, linked_id
 
 )
 
-select winners.*, {{ batch_at() }} as _batch_at
+select
+    winners.link_type,
+    winners.linked_id,
+    winners.winner.user_id as user_id,
+    winners.winner.linked_at as linked_at,
+    winners.winner.link_message_id as link_message_id,
+    {{ batch_at() }} as _batch_at
 from winners
 {%- if ready %}
 where not exists (
     select 1 from stored
     where stored.link_type = winners.link_type
       and stored.linked_id = winners.linked_id
-      and stored.link_message_id = winners.link_message_id
+      and stored.link_message_id = winners.winner.link_message_id
 )
 {%- endif %}
