@@ -27,6 +27,7 @@ from ingest.config import Settings
 from ingest.consumer import IngestConfig, run_ingest
 from ingest.lock import writer_lock
 from ingest.warehouse import connect, ensure_raw_schema
+from tests._processes import alive
 
 GROWTH = [sys.executable, "-m", "orchestration.cli"]
 
@@ -176,22 +177,6 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _gone(pid: int) -> bool:
-    """No thread of the process runs any more (zombies hold no files, hence no lock)."""
-    try:
-        threads = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
-        return True
-    for thread in threads:
-        try:
-            with open(f"/proc/{pid}/task/{thread}/stat") as stat:
-                if stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                    return False
-        except FileNotFoundError:
-            continue
-    return True
-
-
 def test_kill_dash_nine_in_the_middle_of_a_streamed_transaction(settings: Settings) -> None:
     """Large batches stream into an open DuckDB transaction in the writer process: a kill -9 of
     the ingester then lands mid-transaction, takes the writer process with it, and the
@@ -219,9 +204,9 @@ def test_kill_dash_nine_in_the_middle_of_a_streamed_transaction(settings: Settin
             assert writers, "the ingester runs a writer process"
         process.wait()
         deadline = time.monotonic() + 10
-        while not all(_gone(pid) for pid in writers) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in writers) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert all(_gone(pid) for pid in writers), "a writer process outlived its ingester"
+        assert not any(alive(pid) for pid in writers), "a writer process outlived its ingester"
     assert kills >= 8
     final = _ingest_process(settings, "--until-caught-up", group=f"{settings.group_id}-final", batch=2500)
     assert final.wait(120) == 0, final.stderr.read() if final.stderr else ""

@@ -17,6 +17,7 @@ from ingest.lock import lock_path, writer_lock
 from ingest.warehouse import connect, ensure_raw_schema
 from ingest.worker import WriterProcess
 from ingest.writer import WarehouseWriter, write_batch
+from tests._processes import alive
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -116,23 +117,6 @@ def lock_is_free(warehouse: Path) -> bool:
     finally:
         os.close(fd)
     return True
-
-
-def alive(pid: int) -> bool:
-    """Any thread of the process still running (a zombie holds no file and no lock, but its
-    main thread turns zombie before the other threads have exited and closed the files)."""
-    try:
-        threads = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
-        return False
-    for thread in threads:
-        try:
-            with open(f"/proc/{pid}/task/{thread}/stat") as stat:
-                if stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                    return True
-        except FileNotFoundError:
-            continue
-    return False
 
 
 def values(first: int, count: int) -> list[bytes | None]:

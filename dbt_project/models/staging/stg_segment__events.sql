@@ -22,7 +22,9 @@
 {%- set ready = segment_events_ready() %}
 with
 
-source as (
+{#- A full build reads the raw table once per CTE below that reads new_copies; letting
+    DuckDB materialize it instead would copy every raw row first (twice as slow). #}
+source as {% if not ready %}not materialized {% endif %}(
 
     select * from {{ source('segment', 'events') }}
     {%- if ready %}
@@ -31,9 +33,9 @@ source as (
 
 ),
 
-{#- Read more than once below. A full build reads the table again each time (`not
-    materialized`: a copy of every raw row would cost more); an incremental build's few
-    new rows are kept once, so the check against the staged rows runs once. #}
+{#- Read more than once below: in a full build again each time (`not materialized`); an
+    incremental build's few new rows are kept once, so the check against the staged rows
+    runs once. #}
 new_copies as {% if not ready %}not materialized {% endif %}(
 
     select
