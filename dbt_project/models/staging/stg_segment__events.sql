@@ -44,7 +44,12 @@ new_copies as {% if not ready %}not materialized {% endif %}(
         ingested_at, kafka_topic, kafka_partition, kafka_offset
     from source
     {%- if ready %}
-    where not exists (select 1 from {{ this }} as staged where staged.message_id = source.message_id)
+    {#- The staged ids among the new ones first: a semi join that hashes the few new ids,
+        not an anti join that would hash every staged id. #}
+    where message_id not in (
+        select staged.message_id from {{ this }} as staged
+        where staged.message_id in (select message_id from source)
+    )
     {%- endif %}
 
 ),
