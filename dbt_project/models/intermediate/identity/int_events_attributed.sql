@@ -7,9 +7,12 @@
   Narrow on purpose: every row is written once per event, and each high-cardinality id
   column costs about as much to write as all the small ones together. It keeps what the
   models downstream read; the rest of an event is in stg_segment__events (by message_id).
-  userId is not stored: for an event with a userId it is the base_id. anonymousId is kept
+  userId is not stored: for an event with a userId it is the base id. anonymousId is kept
   only for events without a userId (anonymous_visitor_id), the only ones whose attribution
-  depends on it and the only ones counted as anonymous visitors.
+  depends on it and the only ones counted as anonymous visitors. The base id is kept only
+  where it differs from the user_key (merged_base_id: an alias or a merged id); for almost
+  every event it is the user_key itself, and a second copy of it was a fifth of this
+  model's cost. The base id is coalesce(merged_base_id, user_key).
 
   Incremental (unique on message_id): the events staged since the last run, plus the
   stored events whose attribution can have changed: those without a userId whose
@@ -60,11 +63,11 @@ events as (
     {%- endif %}
     {%- if reattribute %}
     union all
-    {#- A stored event without anonymous_visitor_id had a userId (its base_id) or no id at all
-        (base_id null), so its userId is the stored base_id in both cases. #}
+    {#- A stored event without anonymous_visitor_id had a userId (its base id) or no id at all
+        (base id null), so its userId is the stored base id in both cases. #}
     select
         stored.message_id,
-        case when stored.anonymous_visitor_id is null then stored.base_id end as user_id,
+        case when stored.anonymous_visitor_id is null then coalesce(stored.merged_base_id, stored.user_key) end as user_id,
         stored.anonymous_visitor_id as anonymous_id,
         stored.event_type,
         stored.event_name,
@@ -74,12 +77,12 @@ events as (
         stored.campaign_source,
         stored.campaign_name,
         stored.user_key as replaced_user_key,
-        stored.base_id as replaced_base_id,
+        coalesce(stored.merged_base_id, stored.user_key) as replaced_base_id,
         true as _is_restaged
     from {{ this }} as stored
     where stored.anonymous_visitor_id in (
         select linked_id from {{ ref('int_identity_links') }} where _batch_at > {{ changed_since() }}
-    ) or stored.base_id in (
+    ) or coalesce(stored.merged_base_id, stored.user_key) in (
         select base_id from {{ ref('int_identity_links_resolved') }} where _batch_at > {{ changed_since() }}
     )
     {%- endif %}
@@ -140,7 +143,8 @@ engagement as (
 )
 
 select
-    * exclude (replaced_base_id, _is_restaged),
+    * exclude (base_id, replaced_base_id, _is_restaged),
+    case when base_id is distinct from user_key then base_id end as merged_base_id,
     is_engagement_event and user_key is not null as is_activity,
     _is_restaged,
     {{ batch_at() }} as _batch_at
