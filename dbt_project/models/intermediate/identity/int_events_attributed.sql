@@ -67,7 +67,7 @@ events as (
         (base id null), so its userId is the stored base id in both cases. #}
     select
         stored.message_id,
-        case when stored.anonymous_visitor_id is null then coalesce(stored.merged_base_id, stored.user_key) end as user_id,
+        case when stored.anonymous_visitor_id is null then stored.base_id end as user_id,
         stored.anonymous_visitor_id as anonymous_id,
         stored.event_type,
         stored.event_name,
@@ -77,12 +77,12 @@ events as (
         stored.campaign_source,
         stored.campaign_name,
         stored.user_key as replaced_user_key,
-        coalesce(stored.merged_base_id, stored.user_key) as replaced_base_id,
+        stored.base_id as replaced_base_id,
         true as _is_restaged
-    from {{ this }} as stored
+    from (select *, coalesce(merged_base_id, user_key) as base_id from {{ this }}) as stored
     where stored.anonymous_visitor_id in (
         select linked_id from {{ ref('int_identity_links') }} where _batch_at > {{ changed_since() }}
-    ) or coalesce(stored.merged_base_id, stored.user_key) in (
+    ) or stored.base_id in (
         select base_id from {{ ref('int_identity_links_resolved') }} where _batch_at > {{ changed_since() }}
     )
     {%- endif %}
