@@ -17,3 +17,8 @@
 {% macro sql_string(value) -%}
     '{{ value | replace("'", "''") }}'
 {%- endmacro %}
+
+{#- The grains every per-period mart reports (metrics.md: day, ISO week, month). -#}
+{% macro grains() -%}
+    {{ return(['day', 'week', 'month']) }}
+{%- endmacro %}

@@ -16,7 +16,7 @@ reporting_period as (
 
 cohorts as (
 
-    {% for grain in ['day', 'week', 'month'] %}
+    {% for grain in grains() %}
     select
         '{{ grain }}' as grain,
         {{ trunc_date(grain, 'signup_date') }} as cohort_start,
@@ -38,7 +38,7 @@ select
     {{ safe_ratio('cohorts.activated_users', 'cohorts.signups') }} as activation_rate,
     cohorts.median_hours_to_activate,
     case cohorts.grain
-    {% for grain in ['day', 'week', 'month'] %}
+    {% for grain in grains() %}
         when '{{ grain }}' then {{ add_periods('day', var('activation_window_days'), period_last_day(grain, 'cohorts.cohort_start')) }}
             <= reporting_period.data_end_date
     {% endfor %}

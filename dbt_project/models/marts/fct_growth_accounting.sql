@@ -18,7 +18,7 @@ reporting_period as (
 
 ),
 
-{% for grain in ['day', 'week', 'month'] %}
+{% for grain in grains() %}
 {{ grain }}_bounds as (
 
     select min(period_start) as first_period, max(period_start) as last_period

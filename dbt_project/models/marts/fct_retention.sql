@@ -28,7 +28,7 @@ user_day_counts as (
     select
         signup_date,
         activity_date,
-        {%- for grain in ['day', 'week', 'month'] %}
+        {%- for grain in grains() %}
         opens_{{ grain }},
         {%- endfor %}
         is_last_active_day,
@@ -37,7 +37,7 @@ user_day_counts as (
         select
             users.signup_date,
             user_days.activity_date,
-            {%- for grain in ['day', 'week', 'month'] %}
+            {%- for grain in grains() %}
             case
                 when user_days.previous_activity_date is null
                     or user_days.previous_activity_date < users.signup_date
@@ -55,7 +55,7 @@ user_day_counts as (
     group by
         signup_date,
         activity_date,
-        {%- for grain in ['day', 'week', 'month'] %}
+        {%- for grain in grains() %}
         opens_{{ grain }},
         {%- endfor %}
         is_last_active_day
@@ -68,7 +68,7 @@ reporting_period as (
 
 ),
 
-{% for grain in ['day', 'week', 'month'] %}
+{% for grain in grains() %}
 {{ grain }}_cohorts as (
 
     select

@@ -43,7 +43,7 @@ changed_days as {% if not ready %}not materialized {% endif %}(
 
 contributions as (
 
-    {%- for grain in ['day', 'week', 'month'] %}
+    {%- for grain in grains() %}
     select
         '{{ grain }}' as grain,
         period_start,
