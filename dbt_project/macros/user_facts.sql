@@ -54,8 +54,7 @@
             events.campaign_name as acquisition_campaign
         from events
         join signed_up on signed_up.user_key = events.user_key
-        where events.campaign_source is not null
-          and events.event_at <= signed_up.signed_up_at
+        where {{ is_acquisition_touch('events', 'signed_up.signed_up_at') }}
         qualify row_number() over (partition by events.user_key order by events.event_at, events.message_id) = 1
 
     ),
@@ -65,10 +64,7 @@
         select events.user_key, min(events.event_at) as activated_at
         from events
         join signed_up on signed_up.user_key = events.user_key
-        where events.event_type = 'track'
-          and events.event_name = {{ sql_string(var('activation_event')) }}
-          and events.event_at >= signed_up.signed_up_at
-          and events.event_at <= {{ dbt.dateadd('day', var('activation_window_days'), 'signed_up.signed_up_at') }}
+        where {{ is_activation('events', 'signed_up.signed_up_at') }}
         group by events.user_key
 
     )
@@ -83,6 +79,21 @@
     from signed_up
     left join touches on touches.user_key = signed_up.user_key
     left join activations on activations.user_key = signed_up.user_key
+{%- endmacro %}
+
+{#- Whether an event can be the user's acquisition touch: it carries a campaign source and
+    is at or before signed_up_at (the earliest such event wins). -#}
+{% macro is_acquisition_touch(event, signed_up_at) -%}
+    {{ event }}.campaign_source is not null and {{ event }}.event_at <= {{ signed_up_at }}
+{%- endmacro %}
+
+{#- Whether an event activates the user: the activation event within activation_window_days
+    of signed_up_at, both edges included (the earliest such event wins). -#}
+{% macro is_activation(event, signed_up_at) -%}
+    {{ event }}.event_type = 'track'
+    and {{ event }}.event_name = {{ sql_string(var('activation_event')) }}
+    and {{ event }}.event_at >= {{ signed_up_at }}
+    and {{ event }}.event_at <= {{ dbt.dateadd('day', var('activation_window_days'), signed_up_at) }}
 {%- endmacro %}
 
 {#- Users who gained or lost events by re-attribution since this model's last run. -#}

@@ -101,7 +101,7 @@ touch_candidates as (
     select folded.user_key, batch.event_at, batch.message_id, batch.campaign_source, batch.campaign_name
     from folded
     join batch on batch.user_key = folded.user_key
-    where batch.campaign_source is not null and batch.event_at <= folded.signed_up_at
+    where {{ is_acquisition_touch('batch', 'folded.signed_up_at') }}
 
 ),
 
@@ -118,10 +118,7 @@ batch_activations as (
     select folded.user_key, min(batch.event_at) as activated_at
     from folded
     join batch on batch.user_key = folded.user_key
-    where batch.event_type = 'track'
-      and batch.event_name = {{ sql_string(var('activation_event')) }}
-      and batch.event_at >= folded.signed_up_at
-      and batch.event_at <= {{ dbt.dateadd('day', var('activation_window_days'), 'folded.signed_up_at') }}
+    where {{ is_activation('batch', 'folded.signed_up_at') }}
     group by folded.user_key
 
 ),
