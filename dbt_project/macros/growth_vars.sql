@@ -22,3 +22,13 @@
 {% macro grains() -%}
     {{ return(['day', 'week', 'month']) }}
 {%- endmacro %}
+
+{#- The rows of every grain, from a model's per-grain CTEs named <grain><suffix>. -#}
+{% macro union_all_grains(suffix) -%}
+    {%- for grain in grains() %}
+    select * from {{ grain }}{{ suffix }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}

@@ -57,18 +57,14 @@ reporting_period as (
 select
     grain,
     period_start,
-    cast(active_users as bigint) as active_users,
-    cast(new_users as bigint) as new_users,
-    cast(retained_users as bigint) as retained_users,
-    cast(resurrected_users as bigint) as resurrected_users,
-    cast(churned_users as bigint) as churned_users,
+    active_users,
+    new_users,
+    retained_users,
+    resurrected_users,
+    churned_users,
     {{ safe_ratio('churned_users', 'previous_active_users') }} as churn_rate,
     {{ safe_ratio('new_users + resurrected_users', 'churned_users') }} as quick_ratio,
     is_complete
 from (
-    select * from day_rows
-    union all
-    select * from week_rows
-    union all
-    select * from month_rows
+    {{ union_all_grains('_rows') }}
 ) as all_grains

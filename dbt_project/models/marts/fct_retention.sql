@@ -153,9 +153,5 @@ select
     {{ safe_ratio('retained_users_unbounded', 'cohort_size') }} as unbounded_retention_rate,
     is_complete
 from (
-    select * from day_rows
-    union all
-    select * from week_rows
-    union all
-    select * from month_rows
+    {{ union_all_grains('_rows') }}
 ) as all_grains
