@@ -9,12 +9,9 @@ is busy instead of waiting, and reports marts freshness from the analyst snapsho
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,38 +22,12 @@ from kafka.errors import KafkaError
 
 from ingest.config import Settings
 from ingest.errors import GrowthError
-from ingest.lock import lock_path
+from ingest.lock import WarehouseBusy, writer_lock
 from ingest.warehouse import connect
 from orchestration.build import target_dir
 
 LAG_LIMIT = int(os.environ.get("GROWTH_STATUS_LAG_LIMIT", "100000"))
 LOCK_WAIT_SECONDS = 3.0
-
-
-class WarehouseBusy(Exception):
-    """A writer holds the warehouse; status does not wait for it."""
-
-
-@contextmanager
-def _brief_lock(warehouse: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
-    """The writer lock, tried for a few seconds without queueing behind a long writer."""
-    fd = os.open(lock_path(warehouse), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise WarehouseBusy(f"a writer holds {lock_path(warehouse)}") from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 def _end_offsets(settings: Settings) -> dict[int, int]:
@@ -78,7 +49,10 @@ def _end_offsets(settings: Settings) -> dict[int, int]:
 
 
 def _warehouse_facts(settings: Settings) -> dict[str, Any]:
-    with _brief_lock(settings.warehouse), connect(settings.warehouse, read_only=True) as con:
+    with (
+        writer_lock(settings.warehouse, wait_seconds=LOCK_WAIT_SECONDS),
+        connect(settings.warehouse, read_only=True) as con,
+    ):
         tables = {
             f"{schema}.{name}"
             for schema, name in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
