@@ -61,11 +61,7 @@
 
     activations as (
 
-        select events.user_key, min(events.event_at) as activated_at
-        from events
-        join signed_up on signed_up.user_key = events.user_key
-        where {{ is_activation('events', 'signed_up.signed_up_at') }}
-        group by events.user_key
+        {{ first_activations('events', 'signed_up') }}
 
     )
 
@@ -87,13 +83,18 @@
     {{ event }}.campaign_source is not null and {{ event }}.event_at <= {{ signed_up_at }}
 {%- endmacro %}
 
-{#- Whether an event activates the user: the activation event within activation_window_days
-    of signed_up_at, both edges included (the earliest such event wins). -#}
-{% macro is_activation(event, signed_up_at) -%}
-    {{ event }}.event_type = 'track'
-    and {{ event }}.event_name = {{ sql_string(var('activation_event')) }}
-    and {{ event }}.event_at >= {{ signed_up_at }}
-    and {{ event }}.event_at <= {{ dbt.dateadd('day', var('activation_window_days'), signed_up_at) }}
+{#- Per user of `users` (with signed_up_at), activated_at: the earliest of the user's `events`
+    that is the activation event within activation_window_days of signed_up_at, both edges
+    included. -#}
+{% macro first_activations(events, users) -%}
+    select {{ users }}.user_key, min({{ events }}.event_at) as activated_at
+    from {{ users }}
+    join {{ events }} on {{ events }}.user_key = {{ users }}.user_key
+    where {{ events }}.event_type = 'track'
+      and {{ events }}.event_name = {{ sql_string(var('activation_event')) }}
+      and {{ events }}.event_at >= {{ users }}.signed_up_at
+      and {{ events }}.event_at <= {{ dbt.dateadd('day', var('activation_window_days'), users ~ '.signed_up_at') }}
+    group by {{ users }}.user_key
 {%- endmacro %}
 
 {#- Users who gained or lost events by re-attribution since this model's last run. -#}

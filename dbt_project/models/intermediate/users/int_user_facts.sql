@@ -115,11 +115,7 @@ touches as (
 
 batch_activations as (
 
-    select folded.user_key, min(batch.event_at) as activated_at
-    from folded
-    join batch on batch.user_key = folded.user_key
-    where {{ is_activation('batch', 'folded.signed_up_at') }}
-    group by folded.user_key
+    {{ first_activations('batch', 'folded') }}
 
 ),
 
