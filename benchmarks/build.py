@@ -171,7 +171,7 @@ def main() -> None:
         c = timed("(c) growth build after the append", lambda: run_build(settings, quiet=True))
         print(f"    slowest: {slowest_nodes(settings)}")
         peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 / 1024
-        print(f"b/a = {b / a:.1f}   c/b = {c / b:.2f}   peak RSS of dbt = {peak_gb:.2f} GB")
+        print(f"b/a = {b / a:.1f}   c/b = {c / b:.3f}   peak RSS of dbt = {peak_gb:.2f} GB")
 
 
 if __name__ == "__main__":
