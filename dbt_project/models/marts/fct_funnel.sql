@@ -80,8 +80,8 @@ steps as (
 
 spine as (
 
-    select distinct groups.cohort_week, groups.acquisition_channel, steps.step_number, steps.step_event
-    from groups
+    select cohorts.cohort_week, cohorts.acquisition_channel, steps.step_number, steps.step_event
+    from (select distinct cohort_week, acquisition_channel from groups) as cohorts
     cross join steps
 
 ),
