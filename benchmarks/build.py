@@ -31,9 +31,9 @@ import resource
 import tempfile
 import time
 
-from ingest.config import Settings
-from ingest.warehouse import connect, ensure_raw_schema
 from orchestration.build import run_build, target_dir
+from warehouse.connection import connect, ensure_raw_schema
+from warehouse.settings import Settings
 
 EVENTS_SQL = """
 insert into raw.events by name

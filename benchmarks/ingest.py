@@ -29,10 +29,10 @@ from itertools import islice
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from ingest.broker import free_port, spawn, terminate
-from ingest.config import Settings
-from ingest.simulator import Simulation
-from ingest.simulator.produce import PRODUCER_SETTINGS, ensure_topic
+from devkit.broker import free_port, spawn, terminate
+from devkit.simulator import Simulation
+from devkit.simulator.produce import PRODUCER_SETTINGS, ensure_topic
+from warehouse.settings import Settings
 
 TOPIC = "bench_events"
 

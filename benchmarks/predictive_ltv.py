@@ -47,13 +47,13 @@ from marts.fct_predicted_ltv p left join holdout h using (user_key)
 def holdout(users: int, days: int, seed: int, root: Path) -> dict[str, object]:
     import duckdb
 
+    from devkit.simulator import Simulation
     from ingest.batch import Batch
-    from ingest.config import Settings
-    from ingest.simulator import Simulation
-    from ingest.warehouse import connect, ensure_raw_schema
     from ingest.writer import write_batch
     from orchestration.build import run_build
     from transforms.predictive_ltv import build_predictive_ltv
+    from warehouse.connection import connect, ensure_raw_schema
+    from warehouse.settings import Settings
 
     settings = Settings(
         warehouse=root / "warehouse.duckdb",

@@ -21,9 +21,9 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import date  # noqa: E402
 
-from ingest.broker import free_port, spawn, terminate  # noqa: E402
-from ingest.config import Settings  # noqa: E402
-from ingest.simulator import generate_records, simulate  # noqa: E402
+from devkit.broker import free_port, spawn, terminate  # noqa: E402
+from devkit.simulator import generate_records, simulate  # noqa: E402
+from warehouse.settings import Settings  # noqa: E402
 
 END = date(2026, 6, 30)
 

@@ -39,7 +39,6 @@ every broker.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
 import threading
@@ -56,16 +55,12 @@ from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError, Offse
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ingest.batch import BatchCursor, BatchResult
-from ingest.config import Settings
-from ingest.errors import BrokerError, GrowthError
 from ingest.worker import WriterProcess
+from warehouse.errors import BrokerError, GrowthError
+from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 Mode = Literal["until-caught-up", "follow"]
-
-
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
 
 
 @dataclass(frozen=True)
@@ -88,18 +83,20 @@ class IngestConfig:
     stream_rows: int = 50_000  # records the writer keeps in memory before it opens the batch's transaction
 
     @classmethod
-    def from_env(cls) -> IngestConfig:
-        return cls(
-            batch_max_records=_env_int("GROWTH_INGEST_BATCH_RECORDS", cls.batch_max_records),
-            batch_max_seconds=float(os.environ.get("GROWTH_INGEST_BATCH_SECONDS", cls.batch_max_seconds)),
-            hold_seconds=float(os.environ.get("GROWTH_INGEST_HOLD_SECONDS", cls.hold_seconds)),
-            session_timeout_ms=_env_int("GROWTH_KAFKA_SESSION_TIMEOUT_MS", cls.session_timeout_ms),
-            heartbeat_interval_ms=_env_int("GROWTH_KAFKA_HEARTBEAT_MS", cls.heartbeat_interval_ms),
-            reject_share_limit=float(os.environ.get("GROWTH_INGEST_REJECT_SHARE", cls.reject_share_limit)),
-            reject_batches_limit=_env_int("GROWTH_INGEST_REJECT_BATCHES", cls.reject_batches_limit),
-            memory_limit=os.environ.get("GROWTH_INGEST_MEMORY_LIMIT", cls.memory_limit),
-            stream_rows=_env_int("GROWTH_INGEST_STREAM_ROWS", cls.stream_rows),
-        )
+    def from_settings(cls, settings: Settings) -> IngestConfig:
+        """The defaults above, each overridable with its ``GROWTH_*`` variable."""
+        knobs = {
+            "batch_max_records": "GROWTH_INGEST_BATCH_RECORDS",
+            "batch_max_seconds": "GROWTH_INGEST_BATCH_SECONDS",
+            "hold_seconds": "GROWTH_INGEST_HOLD_SECONDS",
+            "session_timeout_ms": "GROWTH_KAFKA_SESSION_TIMEOUT_MS",
+            "heartbeat_interval_ms": "GROWTH_KAFKA_HEARTBEAT_MS",
+            "reject_share_limit": "GROWTH_INGEST_REJECT_SHARE",
+            "reject_batches_limit": "GROWTH_INGEST_REJECT_BATCHES",
+            "memory_limit": "GROWTH_INGEST_MEMORY_LIMIT",
+            "stream_rows": "GROWTH_INGEST_STREAM_ROWS",
+        }
+        return cls(**{name: settings.tuned(var, getattr(cls, name)) for name, var in knobs.items()})
 
 
 @dataclass
@@ -515,7 +512,7 @@ def run_ingest(
     config: IngestConfig | None = None,
 ) -> IngestSummary:
     """Consume the events topic into the warehouse exactly once; see the module docstring."""
-    ingester = Ingester(settings, mode, max_events, config or IngestConfig.from_env())
+    ingester = Ingester(settings, mode, max_events, config or IngestConfig.from_settings(settings))
     with (
         _graceful_stop(ingester),
         Progress(

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ingest.config import Settings
-from ingest.errors import GrowthError
-from ingest.lock import writer_lock
-from ingest.warehouse import connect, ensure_raw_schema
+from warehouse.connection import connect, ensure_raw_schema
+from warehouse.errors import GrowthError
+from warehouse.lock import writer_lock
+from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 HEADER = ["date", "channel", "campaign", "spend"]

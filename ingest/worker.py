@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ingest.batch import BatchResult
-from ingest.errors import GrowthError
+from warehouse.errors import GrowthError
 
 log = logging.getLogger(__name__)
 

@@ -39,8 +39,8 @@ import duckdb
 import pyarrow as pa
 
 from ingest.batch import Batch, BatchResult, Partition
-from ingest.lock import writer_lock
-from ingest.warehouse import connect, ensure_raw_schema
+from warehouse.connection import connect, ensure_raw_schema
+from warehouse.lock import writer_lock
 
 log = logging.getLogger(__name__)
 

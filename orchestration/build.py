@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ingest.config import Settings
-from ingest.errors import GrowthError
-from ingest.lock import writer_lock
-from ingest.warehouse import connect, ensure_raw_schema
+from warehouse.connection import connect, ensure_raw_schema
+from warehouse.errors import GrowthError
+from warehouse.lock import writer_lock
+from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"

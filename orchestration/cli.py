@@ -3,7 +3,7 @@
 Each command resolves its settings (option > environment > default), then hands off to the
 module that owns the work. Implementations are imported inside the commands so that
 ``growth --help`` and quick commands stay fast (Dagster and dbt are slow to import).
-Expected failures (:class:`ingest.errors.GrowthError`) print one line and exit 1; a
+Expected failures (:class:`warehouse.errors.GrowthError`) print one line and exit 1; a
 traceback appears only with ``--debug``.
 """
 
@@ -18,8 +18,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from ingest.config import Settings, load_settings
-from ingest.errors import GrowthError
+from warehouse.errors import GrowthError
+from warehouse.settings import Settings, load_settings
 
 app = typer.Typer(
     name="growth",
@@ -75,7 +75,7 @@ def broker_start(
     warehouse: Warehouse = None,
 ) -> None:
     """Start the embedded broker in the background (pid file under the data directory)."""
-    from ingest.broker import EmbeddedBroker
+    from devkit.broker import EmbeddedBroker
 
     info = EmbeddedBroker(_settings(warehouse=warehouse).data_dir).start(port)
     out.print(f"broker running: pid {info.pid}, bootstrap servers {info.bootstrap_servers}")
@@ -84,7 +84,7 @@ def broker_start(
 @broker_app.command("stop")
 def broker_stop(warehouse: Warehouse = None) -> None:
     """Stop the embedded broker (its in-memory data is gone)."""
-    from ingest.broker import EmbeddedBroker
+    from devkit.broker import EmbeddedBroker
 
     info = EmbeddedBroker(_settings(warehouse=warehouse).data_dir).stop()
     out.print("broker was not running" if info is None else f"broker stopped (pid {info.pid})")
@@ -93,7 +93,7 @@ def broker_stop(warehouse: Warehouse = None) -> None:
 @broker_app.command("status")
 def broker_status(warehouse: Warehouse = None) -> None:
     """Say whether the embedded broker runs; exit 1 when it does not."""
-    from ingest.broker import EmbeddedBroker
+    from devkit.broker import EmbeddedBroker
 
     info = EmbeddedBroker(_settings(warehouse=warehouse).data_dir).status()
     if info is None:
@@ -114,7 +114,7 @@ def simulate(
     warehouse: Warehouse = None,
 ) -> None:
     """Produce a believable product's events to Kafka and write matching spend CSVs."""
-    from ingest.simulator import simulate as run_simulation
+    from devkit.simulator import simulate as run_simulation
 
     settings = _settings(
         warehouse=warehouse,
@@ -214,7 +214,7 @@ def build(
 @app.command()
 def report(out_dir: ReportDir = None, warehouse: Warehouse = None) -> None:
     """Render the growth report (HTML with charts) from the analyst snapshot."""
-    from orchestration.report import render_report
+    from analysts.report import render_report
 
     settings = _settings(warehouse=warehouse, report_dir=out_dir)
     out.print(f"report: {render_report(settings).resolve()}")
@@ -223,7 +223,7 @@ def report(out_dir: ReportDir = None, warehouse: Warehouse = None) -> None:
 @app.command()
 def publish(warehouse: Warehouse = None) -> None:
     """Refresh the analyst snapshot (atomically replaced)."""
-    from orchestration.publish import publish_snapshot
+    from analysts.publish import publish_snapshot
 
     path = publish_snapshot(_settings(warehouse=warehouse))
     out.print(f"analyst snapshot published: {path}")
@@ -235,7 +235,7 @@ def sql(
     output: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
 ) -> None:
     """Run a read-only query on the analyst snapshot (GROWTH_PUBLISHED)."""
-    from orchestration.sql import open_shell, run_query
+    from analysts.sql import open_shell, run_query
 
     settings = _settings()
     if output not in ("table", "csv", "json"):

@@ -16,10 +16,10 @@ from typing import TypeVar
 import duckdb
 from rich.console import Console
 
-from ingest.broker import DEFAULT_PORT, EmbeddedBroker, free_port, port_is_open
-from ingest.config import Settings
-from ingest.errors import GrowthError
-from orchestration.report import headline_numbers
+from analysts.report import headline_numbers
+from devkit.broker import DEFAULT_PORT, EmbeddedBroker, free_port, port_is_open
+from warehouse.errors import GrowthError
+from warehouse.settings import Settings
 
 T = TypeVar("T")
 
@@ -56,12 +56,12 @@ def _fresh_warehouse(warehouse: Path) -> None:
 
 def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: Console) -> Path:
     """Broker → simulate → ingest → spend → build → predictive LTV → publish → report."""
+    from analysts.publish import publish_snapshot
+    from analysts.report import render_report
+    from devkit.simulator import simulate
     from ingest.consumer import run_ingest
-    from ingest.simulator import simulate
     from ingest.spend import load_spend
     from orchestration.build import run_build
-    from orchestration.publish import publish_snapshot
-    from orchestration.report import render_report
     from transforms.predictive_ltv import build_predictive_ltv
 
     _fresh_warehouse(settings.warehouse)

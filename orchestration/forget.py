@@ -29,10 +29,10 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from ingest.config import Settings
-from ingest.errors import GrowthError
-from ingest.lock import writer_lock
-from ingest.warehouse import connect, ensure_raw_schema
+from warehouse.connection import connect, ensure_raw_schema
+from warehouse.errors import GrowthError
+from warehouse.lock import writer_lock
+from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_ALIAS_HOPS = 10
@@ -160,8 +160,8 @@ def forget_users(settings: Settings, user_ids: list[str], *, rebuild: bool = Tru
     had_marts = _has_table(settings, "marts", "dim_users") if settings.warehouse.exists() else False
     result = delete_user_data(settings, user_ids)
     if rebuild and had_marts:
+        from analysts.publish import publish_snapshot
         from orchestration.build import run_build
-        from orchestration.publish import publish_snapshot
 
         run_build(settings, full_refresh=True, quiet=True)
         if _has_table(settings, "marts", "fct_predicted_ltv"):

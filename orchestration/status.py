@@ -20,11 +20,11 @@ import duckdb
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from ingest.config import Settings
-from ingest.errors import GrowthError
-from ingest.lock import WarehouseBusy, writer_lock
-from ingest.warehouse import connect
 from orchestration.build import target_dir
+from warehouse.connection import connect
+from warehouse.errors import GrowthError
+from warehouse.lock import WarehouseBusy, writer_lock
+from warehouse.settings import Settings
 
 LAG_LIMIT = int(os.environ.get("GROWTH_STATUS_LAG_LIMIT", "100000"))
 LOCK_WAIT_SECONDS = 3.0

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from devkit.simulator import Simulation
+from devkit.simulator.spend import write_spend_csvs
 from ingest.batch import Batch
-from ingest.config import Settings
-from ingest.simulator import Simulation
-from ingest.simulator.spend import write_spend_csvs
 from ingest.spend import load_spend
-from ingest.warehouse import connect, ensure_raw_schema
 from ingest.writer import write_batch
 from orchestration.build import run_build
+from warehouse.connection import connect, ensure_raw_schema
+from warehouse.settings import Settings
 
 
 def settings_for(root: Path) -> Settings:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.broker import BrokerInfo, free_port, spawn, terminate
-from ingest.config import Settings
+from devkit.broker import BrokerInfo, free_port, spawn, terminate
+from warehouse.settings import Settings
 
 
 @pytest.fixture(scope="session")

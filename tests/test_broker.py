@@ -12,7 +12,7 @@ from pathlib import Path
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from ingest.broker import BrokerInfo, free_port, port_is_open
+from devkit.broker import BrokerInfo, free_port, port_is_open
 
 GROWTH = [sys.executable, "-m", "orchestration.cli"]
 

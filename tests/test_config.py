@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.config import load_settings, redact
-from ingest.errors import ConfigError
+from warehouse.errors import ConfigError
+from warehouse.settings import load_settings, redact
 
 
 def test_defaults_match_interface_md() -> None:

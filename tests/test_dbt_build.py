@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
-from ingest.warehouse import connect, ensure_raw_schema
 from orchestration.build import DBT_BUILD_ARGS, DBT_PROJECT_DIR
+from warehouse.connection import connect, ensure_raw_schema
 
 # Every `unit_tests:` entry of the project's yml files.
 UNIT_TEST_NAMES = {

@@ -28,9 +28,9 @@ import orjson
 import pytest
 
 from ingest.batch import Batch
-from ingest.config import Settings
 from ingest.writer import write_batch
 from orchestration.build import run_build
+from warehouse.settings import Settings
 
 GOOGLE = {"campaign": {"source": " Google ", "medium": "cpc", "name": " Brand "}}
 FACEBOOK = {"campaign": {"source": "facebook", "name": "Retarget"}}

@@ -14,9 +14,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingest.config import Settings
-from ingest.warehouse import connect, ensure_raw_schema
 from orchestration.build import CONTRACT_MARTS, run_build
+from warehouse.connection import connect, ensure_raw_schema
+from warehouse.settings import Settings
 
 # (message_id, type, event, user_id, anonymous_id, previous_id, timestamp, revenue_raw, campaign_source_raw)
 FIRST = [

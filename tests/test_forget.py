@@ -13,14 +13,14 @@ from typing import Any
 import duckdb
 import orjson
 
+from analysts.publish import publish_snapshot
 from ingest.batch import Batch
-from ingest.config import Settings
 from ingest.writer import write_batch
 from orchestration.build import run_build
 from orchestration.forget import delete_user_data, forget_users, linked_ids
-from orchestration.publish import publish_snapshot
 from tests.test_dbt_marts import EVENTS, ev, load_raw
 from transforms.predictive_ltv import build_predictive_ltv
+from warehouse.settings import Settings
 
 ALICE_IDS = {"alice", "a1"}  # alice's events e1..e8 (e1 anonymous, stitched through a1)
 OTHERS = ("bob", "carol", "dave")

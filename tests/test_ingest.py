@@ -22,12 +22,12 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from ingest.broker import free_port, spawn, terminate
-from ingest.config import Settings
+from devkit.broker import free_port, spawn, terminate
 from ingest.consumer import IngestConfig, run_ingest
-from ingest.lock import writer_lock
-from ingest.warehouse import connect, ensure_raw_schema
 from tests._processes import alive
+from warehouse.connection import connect, ensure_raw_schema
+from warehouse.lock import writer_lock
+from warehouse.settings import Settings
 
 GROWTH = [sys.executable, "-m", "orchestration.cli"]
 
@@ -275,7 +275,7 @@ def test_a_misconfigured_producer_stops_the_ingester_with_a_clear_error(settings
     make_topic(settings, partitions=1)
     produce(settings, [b"garbage" if i % 10 < share * 10 else event(i) for i in range(600)])
     config = IngestConfig(batch_max_records=100, reject_batches_limit=3)
-    from ingest.errors import GrowthError
+    from warehouse.errors import GrowthError
 
     with pytest.raises(GrowthError, match=rf"topic {settings.topic}: .*commonest code invalid_json"):
         run_ingest(settings, config=config)

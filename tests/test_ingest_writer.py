@@ -13,11 +13,11 @@ from pathlib import Path
 import orjson
 
 from ingest.batch import Batch
-from ingest.lock import lock_path, writer_lock
-from ingest.warehouse import connect, ensure_raw_schema
 from ingest.worker import WriterProcess
 from ingest.writer import WarehouseWriter, write_batch
 from tests._processes import alive
+from warehouse.connection import connect, ensure_raw_schema
+from warehouse.lock import lock_path, writer_lock
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -7,12 +7,12 @@ import sys
 import time
 from pathlib import Path
 
-from ingest.lock import lock_path, writer_lock
+from warehouse.lock import lock_path, writer_lock
 
 HOLDER = """
 import sys, time
 from pathlib import Path
-from ingest.lock import writer_lock
+from warehouse.lock import writer_lock
 with writer_lock(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))

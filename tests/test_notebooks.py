@@ -12,10 +12,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from ingest.config import Settings
+from analysts.publish import publish_snapshot
 from orchestration.build import run_build
-from orchestration.publish import publish_snapshot
 from tests.test_dbt_marts import load_raw
+from warehouse.settings import Settings
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 

@@ -22,10 +22,10 @@ import duckdb
 import pytest
 from dagster import materialize
 
-from ingest.broker import BrokerInfo, free_port
-from ingest.config import Settings
-from ingest.simulator import simulate
+from devkit.broker import BrokerInfo, free_port
+from devkit.simulator import simulate
 from orchestration.build import DBT_PROJECT_DIR
+from warehouse.settings import Settings
 
 ROOT = Path(__file__).parents[1]
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from devkit.simulator import Simulation
 from ingest.batch import Batch
-from ingest.config import Settings
-from ingest.simulator import Simulation
 from ingest.writer import write_batch
 from orchestration.build import run_build
 from tests.test_dbt_marts import load_raw
 from transforms.predictive_ltv import build_predictive_ltv
+from warehouse.settings import Settings
 
 
 def test_too_few_repeat_buyers_gives_defined_values(tmp_path: Path) -> None:

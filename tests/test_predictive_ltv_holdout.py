@@ -17,13 +17,13 @@ import duckdb
 import orjson
 import pytest
 
-from ingest.config import Settings
-from ingest.simulator import Simulation
-from ingest.simulator.spend import write_spend_csvs
+from devkit.simulator import Simulation
+from devkit.simulator.spend import write_spend_csvs
 from ingest.spend import load_spend
 from orchestration.build import run_build
 from tests._predictive_ltv_data import load_records, settings_for
 from transforms.predictive_ltv import build_predictive_ltv
+from warehouse.settings import Settings
 
 END = date(2026, 6, 30)
 CUTOFF = date(2026, 3, 31)  # the last 3 months (April-June) are the holdout

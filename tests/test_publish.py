@@ -10,10 +10,10 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.config import Settings
+from analysts.publish import ANALYTICS_VIEWS, publish_snapshot
 from orchestration.build import run_build
-from orchestration.publish import ANALYTICS_VIEWS, publish_snapshot
 from tests.test_dbt_marts import load_raw
+from warehouse.settings import Settings
 
 READER = """
 import sys, time, duckdb

@@ -11,14 +11,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.config import Settings
+from analysts.publish import publish_snapshot
+from analysts.report import render_report
+from analysts.report.charts import CHARTS, acquisition, growth_accounting, retention_heatmap
+from devkit.simulator import simulate
 from ingest.consumer import run_ingest
-from ingest.simulator import simulate
 from ingest.spend import load_spend
 from orchestration.build import run_build
-from orchestration.publish import publish_snapshot
-from orchestration.report import render_report
-from orchestration.report.charts import CHARTS, acquisition, growth_accounting, retention_heatmap
+from warehouse.settings import Settings
 
 END = date(2026, 5, 27)  # a Wednesday: the last week and month are incomplete
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

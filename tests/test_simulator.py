@@ -16,8 +16,8 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from ingest.config import Settings
-from ingest.simulator import Simulation, simulate
+from devkit.simulator import Simulation, simulate
+from warehouse.settings import Settings
 
 END = date(2026, 6, 30)
 
@@ -79,7 +79,7 @@ def _signups_by_source_and_day(events: list[dict]) -> dict[tuple[str, str], int]
 
 
 def test_paid_channels_with_more_spend_bring_more_signups(events: list[dict], tmp_path: Path) -> None:
-    from ingest.simulator.spend import write_spend_csvs
+    from devkit.simulator.spend import write_spend_csvs
 
     simulation = Simulation(users=1500, days=120, seed=7, end_date=END)
     spend: dict[tuple[str, str], float] = defaultdict(float)
@@ -142,7 +142,7 @@ def test_a_small_share_of_records_are_retries_or_malformed() -> None:
 
 
 def test_spend_files_pass_the_loader_and_name_the_campaign_sources(events: list[dict], tmp_path: Path) -> None:
-    from ingest.simulator.spend import write_spend_csvs
+    from devkit.simulator.spend import write_spend_csvs
     from ingest.spend import parse_spend_file
 
     files = write_spend_csvs(Simulation(users=1500, days=120, seed=7, end_date=END).plan(), tmp_path)

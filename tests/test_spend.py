@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ingest.config import Settings
-from ingest.lock import writer_lock
 from ingest.spend import load_spend
-from ingest.warehouse import connect
+from warehouse.connection import connect
+from warehouse.lock import writer_lock
+from warehouse.settings import Settings
 
 
 def spend_rows(settings: Settings) -> list[tuple[str, str, str | None, float, str]]:

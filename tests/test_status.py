@@ -12,9 +12,9 @@ import orjson
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from ingest.config import Settings
 from ingest.consumer import IngestConfig, run_ingest
-from ingest.lock import writer_lock
+from warehouse.lock import writer_lock
+from warehouse.settings import Settings
 
 GROWTH = [sys.executable, "-m", "orchestration.cli"]
 

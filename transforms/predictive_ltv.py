@@ -47,10 +47,10 @@ import numpy as np
 import polars as pl
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
-from ingest.config import Settings
-from ingest.lock import writer_lock
-from ingest.warehouse import connect
 from transforms.clv_models import fit_bgnbd, fit_gamma_gamma
+from warehouse.connection import connect
+from warehouse.lock import writer_lock
+from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 DAYS_PER_MONTH = 365.25 / 12

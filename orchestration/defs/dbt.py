@@ -12,11 +12,11 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from ingest.lock import writer_lock
-from ingest.warehouse import connect, ensure_raw_schema
 from orchestration.build import DBT_BUILD_ARGS, DBT_PROJECT_DIR
 from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.resources import GrowthResource
+from warehouse.connection import connect, ensure_raw_schema
+from warehouse.lock import writer_lock
 
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 RAW_ASSETS = {("segment", "events"): "raw_events", ("ads", "marketing_spend"): "marketing_spend"}

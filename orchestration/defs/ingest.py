@@ -16,11 +16,11 @@ from dagster import (
 )
 
 from ingest.consumer import run_ingest
-from ingest.lock import writer_lock
 from ingest.spend import changed_files, load_spend
-from ingest.warehouse import connect, ensure_raw_schema
 from orchestration.defs.resources import CheckLimits, GrowthResource
 from orchestration.defs.schedules import cron, timezone
+from warehouse.connection import connect, ensure_raw_schema
+from warehouse.lock import writer_lock
 
 WAREHOUSE_POOL = "warehouse"  # runs that write the warehouse never overlap
 

@@ -17,13 +17,13 @@ from dagster import (
     define_asset_job,
 )
 
-from ingest.lock import writer_lock
+from analysts.publish import publish_snapshot
+from analysts.report import headline_numbers, render_report
 from orchestration.build import CONTRACT_MARTS
 from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.resources import GrowthResource
 from orchestration.defs.schedules import cron, timezone
-from orchestration.publish import publish_snapshot
-from orchestration.report import headline_numbers, render_report
+from warehouse.lock import writer_lock
 
 MARTS = [AssetKey(["marts", name]) for name in CONTRACT_MARTS]
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from dagster import ConfigurableResource
 
-from ingest.config import Settings, load_settings
+from warehouse.settings import Settings, load_settings
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ import duckdb
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from ingest.config import Settings
-from ingest.errors import GrowthError
-from orchestration.report.charts import CHARTS, Chart
+from analysts.report.charts import CHARTS, Chart
+from warehouse.errors import GrowthError
+from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 STYLE = """

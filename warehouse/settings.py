@@ -1,7 +1,9 @@
 """Settings of interface.md, resolved once: command-line option > environment > default.
 
-Nothing here reads the environment at import time; every entry point (CLI, Dagster
-resources, tests) calls :func:`load_settings` with the options it was given.
+This is the only module that reads the environment, and it does so only when an entry
+point (CLI, Dagster resources, tests) calls :func:`load_settings`, never at import time.
+Knobs that belong to one layer (ingest batching, check limits, schedules) arrive as
+``tuning``: every ``GROWTH_*`` variable as set, parsed by the layer that owns its default.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from ingest.errors import ConfigError
+from warehouse.errors import ConfigError
 
 SECURITY_ENV = {
     "security_protocol": "KAFKA_SECURITY_PROTOCOL",
@@ -22,6 +24,8 @@ SECURITY_ENV = {
     "ssl_cafile": "KAFKA_SSL_CAFILE",
 }
 SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password", "sasl_oauth_token_provider"})
+DEFAULT_MEMORY_LIMIT = "6GB"
+T = TypeVar("T", int, float, str)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,19 @@ class Settings:
     spend_dir: Path = Path("data/spend")
     report_dir: Path = Path("reports")
     published: Path = Path("data/published/warehouse.duckdb")
+    memory_limit: str = DEFAULT_MEMORY_LIMIT  # DuckDB buffer pool of a writer (spills beyond it)
+    browser_path: str | None = None  # Chromium for PNG exports (kaleido's BROWSER_PATH)
+    tuning: Mapping[str, str] = field(default_factory=dict)  # GROWTH_* variables as set
+
+    def tuned(self, name: str, default: T) -> T:
+        """The ``GROWTH_*`` knob ``name`` parsed as ``default``'s type, else ``default``."""
+        raw = self.tuning.get(name)
+        if not raw:
+            return default
+        try:
+            return type(default)(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a {type(default).__name__}") from None
 
     @property
     def data_dir(self) -> Path:
@@ -99,6 +116,9 @@ def load_settings(
         spend_dir=Path(pick(spend_dir, "GROWTH_SPEND_DIR", defaults.spend_dir)),
         report_dir=Path(pick(report_dir, "GROWTH_REPORT_DIR", defaults.report_dir)),
         published=Path(pick(None, "GROWTH_PUBLISHED", defaults.published)),
+        memory_limit=env.get("GROWTH_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT,
+        browser_path=env.get("BROWSER_PATH") or None,
+        tuning={key: value for key, value in env.items() if key.startswith("GROWTH_")},
     )
 
 

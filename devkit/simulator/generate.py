@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 
-from ingest.simulator.events import Event, user_events, visitor_events
-from ingest.simulator.model import CHANNELS, DayPlan, draw_life, plan_days
+from devkit.simulator.events import Event, user_events, visitor_events
+from devkit.simulator.model import CHANNELS, DayPlan, draw_life, plan_days
 
 DUPLICATE_SHARE = 0.007
 MALFORMED_SHARE = 0.0005

@@ -1,17 +1,24 @@
-"""The warehouse file: connection settings and the raw-layer schema.
+"""The warehouse file: connection settings, the raw-layer schema, and the one way to write.
 
 The raw layer is the contract of interface.md. Every writer (ingest, spend load, build,
-forget, publish) goes through :func:`connect` so memory limits and the spill directory
-are the same everywhere, and through :func:`ingest.lock.writer_lock` so two processes
-never write the file at once.
+forget, publish, transforms) enters :func:`writing`: the writer lock (two processes never
+write the file at once), a connection with the same memory cap and spill directory
+everywhere, and the raw schema in place.
 """
 
 from __future__ import annotations
 
-import os
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+
+from warehouse.lock import writer_lock
+from warehouse.settings import DEFAULT_MEMORY_LIMIT, Settings
+
+log = logging.getLogger(__name__)
 
 RAW_SCHEMA_DDL = """
 create schema if not exists raw;
@@ -89,21 +96,19 @@ create table if not exists raw.deletion_log (
 );
 """
 
-DEFAULT_MEMORY_LIMIT = "6GB"
-
 
 def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """Open the warehouse with a memory cap and a spill directory next to the file.
 
-    Large builds must spill to disk instead of being killed; the cap is overridable with
-    ``GROWTH_DUCKDB_MEMORY_LIMIT`` for bigger or smaller machines, and per connection with
-    ``memory_limit`` (the ingester keeps its own, smaller cap).
+    Large builds must spill to disk instead of being killed; the cap comes from the
+    settings (``GROWTH_DUCKDB_MEMORY_LIMIT``) for bigger or smaller machines, and the
+    ingester's writer process keeps its own, smaller one.
     """
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
-    limit = memory_limit or os.environ.get("GROWTH_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    limit = memory_limit or DEFAULT_MEMORY_LIMIT
     con.execute(f"set memory_limit = '{limit}'")
     if not read_only:
         spill = path.parent / ".duckdb_tmp"
@@ -114,3 +119,23 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | No
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw tables if they are missing (idempotent, safe on every start)."""
     con.execute(RAW_SCHEMA_DDL)
+
+
+@contextmanager
+def writing(
+    settings: Settings,
+    *,
+    on_wait: Callable[[str], None] | None = log.info,
+    memory_limit: str | None = None,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Hold the writer lock, open the warehouse and make sure the raw schema exists.
+
+    The lock is taken before the file is opened: DuckDB lets one process write a file, and
+    a second opener would fail instead of queueing.
+    """
+    with (
+        writer_lock(settings.warehouse, on_wait=on_wait),
+        connect(settings.warehouse, memory_limit=memory_limit or settings.memory_limit) as con,
+    ):
+        ensure_raw_schema(con)
+        yield con

@@ -15,8 +15,8 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from ingest.config import Settings
-from ingest.errors import GrowthError
+from warehouse.errors import GrowthError
+from warehouse.settings import Settings
 
 Format = Literal["table", "csv", "json"]
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.config import Settings
-from ingest.errors import GrowthError
-from ingest.lock import writer_lock
-from ingest.warehouse import connect
+from warehouse.connection import connect
+from warehouse.errors import GrowthError
+from warehouse.lock import writer_lock
+from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 PUBLISHED_SCHEMAS = ("marts",)

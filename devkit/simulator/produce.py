@@ -13,10 +13,10 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ingest.config import Settings
-from ingest.errors import BrokerError
-from ingest.simulator.generate import MALFORMED_SHARE, Simulation, default_end_date
-from ingest.simulator.spend import write_spend_csvs
+from devkit.simulator.generate import MALFORMED_SHARE, Simulation, default_end_date
+from devkit.simulator.spend import write_spend_csvs
+from warehouse.errors import BrokerError
+from warehouse.settings import Settings
 
 PARTITIONS = 4
 PRODUCER_SETTINGS: dict[str, Any] = {

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ingest.simulator.model import DAYS_PER_MONTH, FEATURES, PAGES, Channel, UserLife, active_probability
+from devkit.simulator.model import DAYS_PER_MONTH, FEATURES, PAGES, Channel, UserLife, active_probability
 
 Event = dict[str, Any]
 LIBRARY = {"name": "analytics.js", "version": "4.1.0"}

@@ -10,7 +10,7 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-from ingest.simulator.model import PAID, DayPlan
+from devkit.simulator.model import PAID, DayPlan
 
 HEADER = ("date", "channel", "campaign", "spend")
 

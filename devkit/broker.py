@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import BrokerError
+from warehouse.errors import BrokerError
 
 DEFAULT_PORT = 9092
 HOST = "127.0.0.1"
