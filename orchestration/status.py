@@ -10,7 +10,6 @@ is busy instead of waiting, and reports marts freshness from the analyst snapsho
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +25,7 @@ from warehouse.errors import GrowthError
 from warehouse.lock import WarehouseBusy, writer_lock
 from warehouse.settings import Settings
 
-LAG_LIMIT = int(os.environ.get("GROWTH_STATUS_LAG_LIMIT", "100000"))
+LAG_LIMIT = 100_000  # records behind, summed over partitions; GROWTH_STATUS_LAG_LIMIT overrides
 LOCK_WAIT_SECONDS = 3.0
 
 
@@ -132,8 +131,9 @@ def collect_status(settings: Settings) -> dict[str, Any]:
             lag = {p: max(0, end - report["stored_offsets"].get(p, 0)) for p, end in ends.items()}
             report["lag_by_partition"] = lag
             report["lag_total"] = sum(lag.values())
-        if report.get("lag_total", 0) > LAG_LIMIT:
-            problems.append(f"consumer lag {report['lag_total']:,} > {LAG_LIMIT:,}")
+        lag_limit = settings.tuned("GROWTH_STATUS_LAG_LIMIT", LAG_LIMIT)
+        if report.get("lag_total", 0) > lag_limit:
+            problems.append(f"consumer lag {report['lag_total']:,} > {lag_limit:,}")
     except (KafkaError, LookupError, OSError, ValueError, GrowthError) as exc:
         problems.append(f"Kafka at {settings.bootstrap_servers}: {exc}")
     report["last_build_at"] = _last_build(settings)

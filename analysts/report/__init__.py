@@ -103,7 +103,7 @@ def render_report(settings: Settings, out_dir: Path | None = None, *, weekly: bo
     sections = "".join(_section(chart, index == 0) for index, chart in enumerate(charts))
     folder = root / (generated.strftime("%Y-%m-%d") + ("-weekly" if weekly else ""))
     folder.mkdir(parents=True, exist_ok=True)
-    exported = _export_pngs(charts, folder)
+    exported = _export_pngs(charts, folder, settings.browser_path)
     png_note = (
         "PNG exports: " + ", ".join(f'<a href="{chart.key}.png">{html.escape(chart.key)}</a>' for chart in charts)
         if exported
@@ -127,15 +127,15 @@ def render_report(settings: Settings, out_dir: Path | None = None, *, weekly: bo
     return path
 
 
-def _export_pngs(charts: list[Chart], folder: Path) -> bool:
+def _export_pngs(charts: list[Chart], folder: Path, browser_path: str | None) -> bool:
     """PNG copies of the charts (and preview.png) via kaleido when a Chromium is available."""
     for stale in folder.glob("*.png"):
         stale.unlink()
-    browser = os.environ.get("BROWSER_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+    browser = browser_path or shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None or not Path(browser).exists():
         log.info("no Chromium found: PNG exports skipped (install Debian's chromium to get them)")
         return False
-    os.environ["BROWSER_PATH"] = browser
+    os.environ["BROWSER_PATH"] = browser  # kaleido finds its browser only through the environment
     try:
         # One browser session for every image: starting Chromium per chart costs seconds each.
         pio.write_images(
