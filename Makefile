@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format bench ui clean chromium
+.PHONY: help install manifest demo test lint format bench ui clean chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,10 +21,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the project (only when missing or stale)
 
-demo: $(STAMP) ## run the whole pipeline on embedded defaults (broker, simulate, ingest, build, report)
+# The dbt manifest Dagster loads its assets from, parsed again whenever a dbt file is newer
+# (`dagster dev` also re-parses on load).
+MANIFEST := dbt_project/target/manifest.json
+$(MANIFEST): $(STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml dbt_project/profiles.yml
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --target-path target
+	@touch $(MANIFEST)
+
+manifest: $(MANIFEST) ## parse the dbt project when a model, macro or test changed
+
+demo: $(STAMP) $(MANIFEST) ## run the whole pipeline on embedded defaults (broker, simulate, ingest, build, report)
 	$(BIN)/growth demo
 
-test: $(STAMP) lint chromium ## lint, then run the test suite (real broker, DuckDB, dbt, Chromium)
+test: $(STAMP) $(MANIFEST) lint chromium ## lint, then run the test suite (real broker, DuckDB, dbt, Chromium)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 chromium: ## install Debian's chromium for the browser tests when it is missing and we are root
@@ -47,7 +56,7 @@ bench: $(STAMP) ## run the benchmarks and print their figures
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/build.py
 
-ui: $(STAMP) ## start the Dagster UI on http://127.0.0.1:3000
+ui: $(STAMP) $(MANIFEST) ## start the Dagster UI on http://127.0.0.1:3000
 	mkdir -p data/dagster && cp orchestration/dagster.yaml data/dagster/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/data/dagster $(BIN)/dagster dev --host 127.0.0.1 --port 3000
 

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.connection import connect
+from warehouse.connection import writing
 from warehouse.errors import GrowthError
-from warehouse.lock import writer_lock
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,15 +75,41 @@ ANALYTICS_VIEWS: list[tuple[str, str, str]] = [
 ]
 
 
-def publish_snapshot(settings: Settings) -> Path:
+def _users_in(con: duckdb.DuckDBPyConnection, catalog: str) -> int:
+    """Rows of dim_users in ``catalog`` (0 when the table is missing)."""
+    found = con.execute(
+        "select count(*) from duckdb_tables() where database_name = ? and schema_name = 'marts' "
+        "and table_name = 'dim_users'",
+        [catalog],
+    ).fetchall()[0][0]
+    return con.execute(f"select count(*) from {catalog}.marts.dim_users").fetchall()[0][0] if found else 0
+
+
+def _refuse_emptying(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """An empty warehouse (a mistyped path, a fresh file) must not replace the analysts' data."""
+    if not settings.published.exists() or _users_in(con, con.execute("select current_database()").fetchall()[0][0]):
+        return
+    con.execute(f"attach '{settings.published}' as current_snapshot (read_only)")
+    try:
+        published_users = _users_in(con, "current_snapshot")
+    finally:
+        con.execute("detach current_snapshot")
+    if published_users:
+        raise GrowthError(
+            f"{settings.warehouse} has no users in marts.dim_users but the snapshot {settings.published} has "
+            f"{published_users:,}: not replacing it (check GROWTH_WAREHOUSE, or pass --allow-empty)"
+        )
+
+
+def publish_snapshot(settings: Settings, *, allow_empty: bool = False) -> Path:
     """Copy the marts into a fresh file and swap it in; returns the snapshot path."""
     target = settings.published
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     staging.unlink(missing_ok=True)
-    if not settings.warehouse.exists():
-        raise GrowthError(f"no warehouse at {settings.warehouse}: ingest and build first")
-    with writer_lock(settings.warehouse, on_wait=log.warning), connect(settings.warehouse) as con:
+    with writing(settings, on_wait=log.warning) as con:
+        if not allow_empty:
+            _refuse_emptying(con, settings)
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_schema in (select unnest(?)) and table_type = 'BASE TABLE' order by 1, 2",

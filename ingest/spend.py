@@ -4,6 +4,11 @@ A file is the unit: it is parsed completely before anything is written, and load
 transaction that first removes the rows an earlier load of the same file name left, so
 loading again replaces instead of doubling. One malformed row rejects the whole file with
 its file, line and column; other files of the same command still load.
+
+The base name is a file's identity (events.md), so a file of the same name from another
+folder would silently replace the first one's rows: it is refused unless ``replace``. A
+file without rows and a channel no event has as its campaign source load with a warning,
+since both are more often a mistake than an intent.
 """
 
 from __future__ import annotations
@@ -19,9 +24,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from warehouse.connection import connect, ensure_raw_schema
+from warehouse.connection import writing
 from warehouse.errors import GrowthError
-from warehouse.lock import writer_lock
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,7 @@ class SpendFileResult:
     path: Path
     rows: int
     error: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def loaded(self) -> bool:
@@ -105,7 +110,14 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def _store(settings: Settings, path: Path, rows: list[SpendRow]) -> None:
+KNOWN_CHANNELS_SQL = """
+select distinct lower(trim(json_extract_string(campaign_source_raw, '$')))
+from raw.events where campaign_source_raw is not null
+"""
+
+
+def _store(settings: Settings, path: Path, rows: list[SpendRow], *, replace: bool) -> tuple[str, ...]:
+    """Replace the file's rows in one transaction; return the warnings to show."""
     table = pa.table(
         {
             "spend_date": pa.array([row.spend_date for row in rows], type=pa.date32()),
@@ -115,17 +127,36 @@ def _store(settings: Settings, path: Path, rows: list[SpendRow]) -> None:
             "source_line": pa.array([row.line for row in rows], type=pa.int32()),
         }
     )
-    with writer_lock(settings.warehouse, on_wait=log.info), connect(settings.warehouse) as con:
-        ensure_raw_schema(con)
+    source = str(path.resolve())
+    with writing(settings, create=True) as con:
+        others = [
+            other
+            for (other,) in con.execute(
+                "select distinct source_path from raw.marketing_spend where source_file = ? and source_path <> ?",
+                [path.name, source],
+            ).fetchall()
+        ]
+        if others and not replace:
+            raise SpendFileError(
+                f"{path}: a file named {path.name} was loaded from {others[0]}; "
+                "pass --replace to replace its rows with this file's"
+            )
+        known = {channel for (channel,) in con.execute(KNOWN_CHANNELS_SQL).fetchall()} | {"direct"}
         con.register("spend_rows", table)
         con.begin()
         con.execute("delete from raw.marketing_spend where source_file = ?", [path.name])
         con.execute(
-            "insert into raw.marketing_spend by name select *, ? as source_file, ?::timestamptz as loaded_at "
-            "from spend_rows",
-            [path.name, datetime.now(UTC)],
+            "insert into raw.marketing_spend by name "
+            "select *, ? as source_file, ? as source_path, ?::timestamptz as loaded_at from spend_rows",
+            [path.name, source, datetime.now(UTC)],
         )
         con.commit()
+    warnings = [] if rows else [f"{path.name}: no rows (header only); any rows it had before are removed"]
+    if len(known) > 1:  # with no events yet, every channel would be "unknown"
+        unknown = sorted({row.channel for row in rows if row.channel.strip().lower() not in known})
+        if unknown:
+            warnings.append(f"{path.name}: channel {', '.join(unknown)} matches no campaign source in the events")
+    return tuple(warnings)
 
 
 def changed_files(settings: Settings, paths: Sequence[Path]) -> list[Path]:
@@ -133,8 +164,7 @@ def changed_files(settings: Settings, paths: Sequence[Path]) -> list[Path]:
     files = _expand(paths)
     if not settings.warehouse.exists():
         return files
-    with writer_lock(settings.warehouse, on_wait=log.info), connect(settings.warehouse) as con:
-        ensure_raw_schema(con)
+    with writing(settings) as con:
         loaded = dict(con.execute("select source_file, max(loaded_at) from raw.marketing_spend group by 1").fetchall())
     return [
         path
@@ -143,15 +173,17 @@ def changed_files(settings: Settings, paths: Sequence[Path]) -> list[Path]:
     ]
 
 
-def load_spend(settings: Settings, paths: Sequence[Path]) -> list[SpendFileResult]:
+def load_spend(settings: Settings, paths: Sequence[Path], *, replace: bool = False) -> list[SpendFileResult]:
     """Load each file on its own; a rejected file is reported, never partly loaded."""
     results = []
     for path in _expand(paths):
         try:
             rows = parse_spend_file(path)
+            warnings = _store(settings, path, rows, replace=replace)
         except SpendFileError as exc:
             results.append(SpendFileResult(path, 0, str(exc)))
             continue
-        _store(settings, path, rows)
-        results.append(SpendFileResult(path, len(rows)))
+        for warning in warnings:
+            log.warning(warning)
+        results.append(SpendFileResult(path, len(rows), warnings=warnings))
     return results

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any
 
+import duckdb
 import typer
 from rich.console import Console
 
@@ -58,15 +60,41 @@ def _settings(**options: Any) -> Settings:
     return load_settings(kafka_config=kafka_config, **options)
 
 
+OWN_LOGGERS = ("warehouse", "ingest", "transforms", "devkit", "analysts", "orchestration")
+
+
+class _OwnRecords(logging.Filter):
+    """Let through our own warnings; a library's (kafka-python's reconnect chatter) only with --debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.split(".")[0] in OWN_LOGGERS
+
+
+def _configure_logging(debug: bool) -> None:
+    handler = logging.StreamHandler()
+    if debug:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.addFilter(_OwnRecords())
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler], force=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"growth-warehouse {version('growth-warehouse')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     _state["debug"] = debug
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    _configure_logging(debug)
 
 
 @broker_app.command("start")
@@ -104,8 +132,8 @@ def broker_status(warehouse: Warehouse = None) -> None:
 
 @app.command()
 def simulate(
-    users: Annotated[int, typer.Option("--users", help="Number of users who sign up.")] = 2000,
-    days: Annotated[int, typer.Option("--days", help="Days of history.")] = 90,
+    users: Annotated[int, typer.Option("--users", min=1, help="Number of users who sign up.")] = 2000,
+    days: Annotated[int, typer.Option("--days", min=1, help="Days of history.")] = 90,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same events).")] = 42,
     spend_dir: SpendDir = None,
     bootstrap_servers: Bootstrap = None,
@@ -174,12 +202,15 @@ def load_spend(
     ] = None,
     warehouse: Warehouse = None,
     spend_dir: SpendDir = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace the rows of a same-named file loaded from another folder.")
+    ] = False,
 ) -> None:
     """Load marketing spend CSVs (idempotent per file; a bad file is rejected whole)."""
     from ingest.spend import load_spend as load
 
     settings = _settings(warehouse=warehouse, spend_dir=spend_dir)
-    results = load(settings, list(paths or [settings.spend_dir]))
+    results = load(settings, list(paths or [settings.spend_dir]), replace=replace)
     for result in results:
         if result.loaded:
             out.print(f"loaded {result.path.name}: {result.rows:,} rows")
@@ -221,11 +252,16 @@ def report(out_dir: ReportDir = None, warehouse: Warehouse = None) -> None:
 
 
 @app.command()
-def publish(warehouse: Warehouse = None) -> None:
+def publish(
+    warehouse: Warehouse = None,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Replace a snapshot that has users with one that has none.")
+    ] = False,
+) -> None:
     """Refresh the analyst snapshot (atomically replaced)."""
     from analysts.publish import publish_snapshot
 
-    path = publish_snapshot(_settings(warehouse=warehouse))
+    path = publish_snapshot(_settings(warehouse=warehouse), allow_empty=allow_empty)
     out.print(f"analyst snapshot published: {path}")
 
 
@@ -274,11 +310,14 @@ def status(
 def forget(
     user_ids: Annotated[list[str], typer.Argument(help="User ids (any linked id works).")],
     warehouse: Warehouse = None,
+    allow_missing: Annotated[
+        bool, typer.Option("--allow-missing", help="Record ids no event carries instead of refusing them.")
+    ] = False,
 ) -> None:
     """Delete every event of these users from raw and derived data, and log the request."""
     from orchestration.forget import forget_users
 
-    result = forget_users(_settings(warehouse=warehouse), user_ids)
+    result = forget_users(_settings(warehouse=warehouse), user_ids, allow_missing=allow_missing)
     out.print(
         f"forgot {', '.join(result.requested_ids)}: {len(result.linked_ids)} linked ids, "
         f"{result.events_deleted} events and {result.quarantine_deleted} quarantined records deleted"
@@ -288,8 +327,8 @@ def forget(
 
 @app.command()
 def demo(
-    users: Annotated[int, typer.Option("--users", help="Number of users who sign up.")] = 2000,
-    days: Annotated[int, typer.Option("--days", help="Days of history.")] = 120,
+    users: Annotated[int, typer.Option("--users", min=1, help="Number of users who sign up.")] = 2000,
+    days: Annotated[int, typer.Option("--days", min=1, help="Days of history.")] = 120,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
     warehouse: Warehouse = None,
 ) -> None:
@@ -299,14 +338,22 @@ def demo(
     run_demo(_settings(warehouse=warehouse), users=users, days=days, seed=seed, console=out)
 
 
+def _one_line(exc: BaseException) -> str:
+    """What went wrong and where, on one line (an OSError names its file; DuckDB's first line)."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def main() -> None:
     """Entry point: click handles usage errors and exit codes; expected failures print one line."""
     try:
         app()
-    except GrowthError as exc:
+    except (GrowthError, OSError, duckdb.Error) as exc:
         if _state["debug"]:
             raise
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/red] {_one_line(exc)}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         console.print("interrupted")

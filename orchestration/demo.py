@@ -56,13 +56,11 @@ def _fresh_warehouse(warehouse: Path) -> None:
 
 def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: Console) -> Path:
     """Broker → simulate → ingest → spend → build → predictive LTV → publish → report."""
-    from analysts.publish import publish_snapshot
     from analysts.report import render_report
     from devkit.simulator import simulate
     from ingest.consumer import run_ingest
     from ingest.spend import load_spend
-    from orchestration.build import run_build
-    from transforms.predictive_ltv import build_predictive_ltv
+    from orchestration.pipeline import run_pipeline
 
     _fresh_warehouse(settings.warehouse)
     broker = EmbeddedBroker(settings.data_dir)
@@ -83,9 +81,7 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: C
     finally:
         broker.stop()
     _stage(console, "load spend", lambda: load_spend(settings, [settings.spend_dir]))
-    _stage(console, "dbt build", lambda: run_build(settings))
-    _stage(console, "predictive LTV (BG/NBD + Gamma-Gamma)", lambda: build_predictive_ltv(settings))
-    _stage(console, "publish analyst snapshot", lambda: publish_snapshot(settings))
+    run_pipeline(settings, stage=lambda title, work: _stage(console, title, work))
     report = _stage(console, "growth report", lambda: render_report(settings))
     with duckdb.connect(str(settings.published), read_only=True) as con:
         numbers = headline_numbers(con)

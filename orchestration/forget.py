@@ -14,9 +14,11 @@ anonymous / previous id linked to one of those, and the requested ids themselves
 raw events carrying any of these ids (userId, anonymousId or previousId) and quarantined
 records whose raw bytes contain one of them as a JSON string. The ids go to
 ``raw.forgotten_ids``, which the ingest writer consults so later events are not stored
-(and are counted in ``raw.deletion_log``). Then the marts are rebuilt (full refresh), the
-predictive LTV marts refitted when present, and the analyst snapshot republished.
-Running it again finds nothing left and logs a request with zero counts.
+(and are counted in ``raw.deletion_log``). Then the pipeline runs again when marts were
+built before: the marts rebuilt (full refresh), the transforms refitted, the analyst
+snapshot republished. Running it again finds nothing left and logs a request with zero
+counts. An id that was never seen (no event carries it, it was never forgotten) is most
+likely mistyped: the request is refused, nothing deleted, unless ``allow_missing``.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from warehouse.connection import connect, ensure_raw_schema
+from orchestration.pipeline import run_pipeline
+from warehouse.connection import writing
 from warehouse.errors import GrowthError
-from warehouse.lock import writer_lock
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class ForgetResult:
     events_deleted: int = 0
     quarantine_deleted: int = 0
     rebuilt: bool = False  # marts rebuilt and snapshot republished (only when marts exist)
+    had_marts: bool = False
 
 
 def _resolve(base_id: str, alias: dict[str, str]) -> str:
@@ -103,12 +106,28 @@ def _quarantined_with(con: duckdb.DuckDBPyConnection, ids: set[str]) -> list[tup
     return found
 
 
-def delete_user_data(settings: Settings, user_ids: list[str]) -> ForgetResult:
+UNKNOWN_IDS_SQL = """
+select id from unnest(?::varchar[]) as requested(id)
+where not exists (select 1 from raw.events where id in (user_id, anonymous_id, previous_id))
+  and not exists (select 1 from raw.forgotten_ids as forgotten where forgotten.id = requested.id)
+"""
+
+
+def delete_user_data(settings: Settings, user_ids: list[str], *, allow_missing: bool = False) -> ForgetResult:
     """Delete raw rows of the users, record their ids and the request; no rebuild."""
-    if not settings.warehouse.exists():
-        raise GrowthError(f"no warehouse at {settings.warehouse}: nothing to forget")
-    with writer_lock(settings.warehouse, on_wait=log.warning), connect(settings.warehouse) as con:
-        ensure_raw_schema(con)
+    blank = [repr(i) for i in user_ids if not i.strip()]
+    if not user_ids or blank:
+        raise GrowthError(f"growth forget needs non-empty user ids (got {', '.join(blank) or 'none'})")
+    with writing(settings, on_wait=log.warning) as con:
+        unknown = [i for (i,) in con.execute(UNKNOWN_IDS_SQL, [sorted(set(user_ids))]).fetchall()]
+        if unknown and not allow_missing:
+            raise GrowthError(
+                f"no event carries {', '.join(sorted(unknown))} in {settings.warehouse}: nothing deleted "
+                "(check the id, or pass --allow-missing to record it anyway)"
+            )
+        [(had_marts,)] = con.execute(
+            "select count(*) > 0 from duckdb_tables() where schema_name = 'marts' and table_name = 'dim_users'"
+        ).fetchall()
         con.begin()
         try:
             ids = linked_ids(con, user_ids)
@@ -142,32 +161,15 @@ def delete_user_data(settings: Settings, user_ids: list[str]) -> ForgetResult:
         except BaseException:
             con.rollback()
             raise
-    return ForgetResult(sorted(set(user_ids)), sorted(ids), int(events), len(keys))
+    return ForgetResult(sorted(set(user_ids)), sorted(ids), int(events), len(keys), had_marts=bool(had_marts))
 
 
-def _has_table(settings: Settings, schema: str, table: str) -> bool:
-    with writer_lock(settings.warehouse, on_wait=log.warning), connect(settings.warehouse) as con:
-        found = con.execute(
-            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
-        ).fetchone()
-    return bool(found and found[0])
-
-
-def forget_users(settings: Settings, user_ids: list[str], *, rebuild: bool = True) -> ForgetResult:
-    """Delete, rebuild every mart from what is left, refit predictive LTV, republish."""
-    if not user_ids:
-        raise GrowthError("growth forget needs at least one user id")
-    had_marts = _has_table(settings, "marts", "dim_users") if settings.warehouse.exists() else False
-    result = delete_user_data(settings, user_ids)
-    if rebuild and had_marts:
-        from analysts.publish import publish_snapshot
-        from orchestration.build import run_build
-
-        run_build(settings, full_refresh=True, quiet=True)
-        if _has_table(settings, "marts", "fct_predicted_ltv"):
-            from transforms.predictive_ltv import build_predictive_ltv
-
-            build_predictive_ltv(settings)
-        publish_snapshot(settings)
+def forget_users(
+    settings: Settings, user_ids: list[str], *, rebuild: bool = True, allow_missing: bool = False
+) -> ForgetResult:
+    """Delete, then run the pipeline again (rebuild, refit, republish) when marts were built."""
+    result = delete_user_data(settings, user_ids, allow_missing=allow_missing)
+    if rebuild and result.had_marts:
+        run_pipeline(settings, full_refresh=True, quiet=True)
         result.rebuilt = True
     return result

@@ -5,15 +5,15 @@ Reads the purchase history the dbt models defined (revenue events of
 per signup of ``marts.fct_channel_economics``) and writes two marts:
 
 ``marts.fct_predicted_ltv`` (per user): ``expected_purchases`` and ``expected_revenue`` over
-the next ``horizon_months`` (default: the dbt var ``ltv_horizon_months``, 12),
+the next ``horizon_months`` (default: the dbt var ``ltv_horizon_months`` the marts were built with),
 ``probability_alive``, and ``predicted_ltv`` = revenue so far + expected revenue.
 ``marts.fct_channel_predicted_ltv`` (per channel and ``(all)``): ``users``,
 ``mean_predicted_ltv`` and ``predicted_ltv_cac_ratio`` = mean_predicted_ltv / cost_per_signup.
 
-Inputs (weeks): a purchase period is a day with positive revenue of ``purchase_event``
-(dbt var default); frequency = purchase days - 1, recency = first to last purchase day,
-age = first purchase day to ``as_of``; the monetary value is the mean revenue of the
-repeat days. ``as_of`` defaults to ``data_end_date`` (never the wall clock); an earlier
+Inputs (weeks): a purchase period is a day with positive revenue of ``purchase_event`` (the
+dbt var of the build, from ``intermediate.int_metric_config``); frequency = purchase days - 1,
+recency = first to last purchase day, age = first purchase day to ``as_of``; the monetary
+value is the mean revenue of the repeat days. ``as_of`` defaults to ``data_end_date`` (never the wall clock); an earlier
 ``as_of`` ignores every later event and predicts only users signed up by then, which is how
 the holdout test fits on all but the last 3 months.
 
@@ -40,21 +40,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
-import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from transforms.clv_models import fit_bgnbd, fit_gamma_gamma
-from warehouse.connection import connect
-from warehouse.lock import writer_lock
+from warehouse.connection import writing
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 DAYS_PER_MONTH = 365.25 / 12
-DBT_PROJECT_FILE = Path(__file__).resolve().parent.parent / "dbt_project" / "dbt_project.yml"
 
 
 @dataclass(frozen=True)
@@ -130,11 +125,6 @@ def _predict(rfm: pl.DataFrame, horizon_weeks: float) -> pl.DataFrame:
     ).with_columns((pl.col("lifetime_revenue") + pl.col("expected_revenue")).alias("predicted_ltv"))
 
 
-def dbt_var_default(name: str) -> Any:
-    """The default of a dbt var as declared in dbt_project.yml (the vars the marts were built with)."""
-    return yaml.safe_load(DBT_PROJECT_FILE.read_text())["vars"][name]
-
-
 def build_predictive_ltv(
     settings: Settings, *, horizon_months: int | None = None, as_of: date | None = None
 ) -> PredictiveLtvSummary:
@@ -142,11 +132,13 @@ def build_predictive_ltv(
 
     ``as_of`` (default ``data_end_date``) ends the observation: later events are ignored and
     only users signed up by then are predicted, so a holdout can be fitted on the past alone.
-    ``horizon_months`` defaults to the dbt var ``ltv_horizon_months``.
+    ``horizon_months`` defaults to the dbt var ``ltv_horizon_months`` of the last build.
     """
-    horizon = int(horizon_months if horizon_months is not None else dbt_var_default("ltv_horizon_months"))
-    purchase_event = str(dbt_var_default("purchase_event"))
-    with writer_lock(settings.warehouse, on_wait=log.info), connect(settings.warehouse) as con:
+    with writing(settings) as con:
+        [(purchase_event, built_horizon)] = con.execute(
+            "select purchase_event, ltv_horizon_months from intermediate.int_metric_config"
+        ).fetchall()
+        horizon = int(horizon_months if horizon_months is not None else built_horizon)
         if as_of is None:
             [(as_of,)] = con.execute("select data_end_date from intermediate.int_reporting_period").fetchall()
         rfm = pl.from_arrow(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.errors import GrowthError
 from warehouse.lock import writer_lock
 from warehouse.settings import DEFAULT_MEMORY_LIMIT, Settings
 
@@ -77,6 +78,8 @@ create table if not exists raw.marketing_spend (
     source_line         integer     not null,
     loaded_at           timestamptz not null
 );
+-- The folder a file was loaded from: a same-named file from elsewhere is refused.
+alter table raw.marketing_spend add column if not exists source_path varchar;
 
 -- `growth forget` (issue #6): ids whose events are deleted and never stored again, and a
 -- log of each request and of later events dropped at ingest (ids and counts, never data).
@@ -107,7 +110,11 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | No
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        reason = str(exc).splitlines()[0]
+        raise GrowthError(f"cannot open {path} as a DuckDB warehouse: {reason}") from exc
     limit = memory_limit or DEFAULT_MEMORY_LIMIT
     con.execute(f"set memory_limit = '{limit}'")
     if not read_only:
@@ -121,11 +128,42 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RAW_SCHEMA_DDL)
 
 
+class WarehouseNotFound(GrowthError):
+    """The configured path holds no warehouse of this project (a mistyped path, most often)."""
+
+
+def _open(settings: Settings, *, create: bool, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
+    """Connect, refusing what is not a warehouse of ours unless the caller may create one.
+
+    Only the commands that bring data in (ingest, load-spend, demo) create a warehouse; a
+    build, publish or forget on a mistyped path must fail instead of building empty marts
+    that a publish would then hand to every analyst.
+    """
+    path = settings.warehouse
+    if not create and not path.exists():
+        raise WarehouseNotFound(
+            f"no warehouse at {path}: check GROWTH_WAREHOUSE or --warehouse "
+            "(only `growth ingest`, `growth load-spend` and `growth demo` create one)"
+        )
+    con = connect(path, memory_limit=memory_limit or settings.memory_limit)
+    if (
+        not create
+        and not con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'events'"
+        ).fetchall()[0][0]
+    ):
+        con.close()
+        raise WarehouseNotFound(f"{path} is a DuckDB file but not a growth warehouse (it has no raw.events table)")
+    ensure_raw_schema(con)
+    return con
+
+
 @contextmanager
 def writing(
     settings: Settings,
     *,
     on_wait: Callable[[str], None] | None = log.info,
+    create: bool = False,
     memory_limit: str | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Hold the writer lock, open the warehouse and make sure the raw schema exists.
@@ -135,7 +173,14 @@ def writing(
     """
     with (
         writer_lock(settings.warehouse, on_wait=on_wait),
-        connect(settings.warehouse, memory_limit=memory_limit or settings.memory_limit) as con,
+        _open(settings, create=create, memory_limit=memory_limit) as con,
     ):
-        ensure_raw_schema(con)
         yield con
+
+
+@contextmanager
+def prepared(settings: Settings, *, on_wait: Callable[[str], None] | None = log.info) -> Iterator[None]:
+    """Hold the writer lock for a writer in another process (dbt) that opens the file itself."""
+    with writer_lock(settings.warehouse, on_wait=on_wait):
+        _open(settings, create=False, memory_limit=None).close()
+        yield

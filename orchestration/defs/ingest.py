@@ -1,7 +1,6 @@
 """Ingest domain: the raw layer (events from Kafka, marketing spend) and its checks."""
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -19,8 +18,8 @@ from ingest.consumer import run_ingest
 from ingest.spend import changed_files, load_spend
 from orchestration.defs.resources import CheckLimits, GrowthResource
 from orchestration.defs.schedules import cron, timezone
-from warehouse.connection import connect, ensure_raw_schema
-from warehouse.lock import writer_lock
+from warehouse.connection import writing
+from warehouse.settings import Settings
 
 WAREHOUSE_POOL = "warehouse"  # runs that write the warehouse never overlap
 
@@ -39,10 +38,9 @@ select
 """
 
 
-def raw_health(warehouse: Path) -> dict[str, Any]:
+def raw_health(settings: Settings) -> dict[str, Any]:
     """Last ingest time and the last complete day's volume against its trailing 7-day median."""
-    with writer_lock(warehouse), connect(warehouse) as con:
-        ensure_raw_schema(con)
+    with writing(settings) as con:
         [(last_ingest,)] = con.execute("select max(updated_at) from raw.kafka_offsets").fetchall()
         [(events, median, day)] = con.execute(VOLUME_SQL).fetchall()
     return {"last_ingest": last_ingest, "last_day_events": events, "trailing_median": median, "day": day}
@@ -119,7 +117,7 @@ def raw_events(context: AssetExecutionContext, growth: GrowthResource) -> Materi
                 severity=AssetCheckSeverity.WARN,
                 metadata={"quarantine_share": share, "limit": limits.quarantine_share},
             ),
-            *health_checks(raw_health(settings.warehouse), limits),
+            *health_checks(raw_health(settings), limits),
         ],
     )
 

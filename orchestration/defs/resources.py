@@ -1,6 +1,5 @@
 """Resources configured from the environment of interface.md, resolved at run time."""
 
-import os
 from dataclasses import dataclass
 
 from dagster import ConfigurableResource
@@ -16,13 +15,6 @@ class CheckLimits:
     freshness_minutes: float = 60.0  # since the last ingest
     volume_low: float = 0.5  # last complete day vs the median of the 7 days before it
     volume_high: float = 2.0
-
-
-def _number(value: float | None, env: str, default: float) -> float:
-    if value is not None:
-        return value
-    raw = os.environ.get(env)
-    return float(raw) if raw else default
 
 
 class GrowthResource(ConfigurableResource):
@@ -56,12 +48,16 @@ class GrowthResource(ConfigurableResource):
     def check_limits(self) -> CheckLimits:
         """Field, else GROWTH_QUARANTINE_SHARE_LIMIT / GROWTH_FRESHNESS_MINUTES /
         GROWTH_VOLUME_BAND_LOW / GROWTH_VOLUME_BAND_HIGH, else the defaults; read at run time."""
-        default = CheckLimits()
+        settings, default = self.settings(), CheckLimits()
+
+        def pick(value: float | None, env: str, fallback: float) -> float:
+            return value if value is not None else settings.tuned(env, fallback)
+
         return CheckLimits(
-            quarantine_share=_number(
+            quarantine_share=pick(
                 self.quarantine_share_limit, "GROWTH_QUARANTINE_SHARE_LIMIT", default.quarantine_share
             ),
-            freshness_minutes=_number(self.freshness_minutes, "GROWTH_FRESHNESS_MINUTES", default.freshness_minutes),
-            volume_low=_number(self.volume_band_low, "GROWTH_VOLUME_BAND_LOW", default.volume_low),
-            volume_high=_number(self.volume_band_high, "GROWTH_VOLUME_BAND_HIGH", default.volume_high),
+            freshness_minutes=pick(self.freshness_minutes, "GROWTH_FRESHNESS_MINUTES", default.freshness_minutes),
+            volume_low=pick(self.volume_band_low, "GROWTH_VOLUME_BAND_LOW", default.volume_low),
+            volume_high=pick(self.volume_band_high, "GROWTH_VOLUME_BAND_HIGH", default.volume_high),
         )

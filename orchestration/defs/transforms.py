@@ -4,7 +4,7 @@ from dagster import AssetKey, MaterializeResult, asset
 
 from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.resources import GrowthResource
-from transforms.predictive_ltv import build_predictive_ltv
+from orchestration.pipeline import run_transforms
 
 
 @asset(
@@ -15,7 +15,7 @@ from transforms.predictive_ltv import build_predictive_ltv
     description="Predictive LTV per user and channel (BG/NBD + Gamma-Gamma); also writes fct_channel_predicted_ltv.",
 )
 def predictive_ltv(growth: GrowthResource) -> MaterializeResult:
-    summary = build_predictive_ltv(growth.settings())
+    summary = run_transforms(growth.settings())
     return MaterializeResult(
         metadata={
             "users": summary.users,
