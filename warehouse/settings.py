@@ -42,6 +42,7 @@ class Settings:
     published: Path = Path("data/published/warehouse.duckdb")
     memory_limit: str = DEFAULT_MEMORY_LIMIT  # DuckDB buffer pool of a writer (spills beyond it)
     browser_path: str | None = None  # Chromium for PNG exports (kaleido's BROWSER_PATH)
+    currency: str = "USD"  # the report labels money with it (GROWTH_CURRENCY); nothing is converted
     tuning: Mapping[str, str] = field(default_factory=dict)  # GROWTH_* variables as set
 
     def tuned(self, name: str, default: T) -> T:
@@ -118,6 +119,7 @@ def load_settings(
         published=Path(pick(None, "GROWTH_PUBLISHED", defaults.published)),
         memory_limit=env.get("GROWTH_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT,
         browser_path=env.get("BROWSER_PATH") or None,
+        currency=(env.get("GROWTH_CURRENCY") or defaults.currency).strip().upper(),
         tuning={key: value for key, value in env.items() if key.startswith("GROWTH_")},
     )
 
