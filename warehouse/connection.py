@@ -132,6 +132,15 @@ class WarehouseNotFound(GrowthError):
     """The configured path holds no warehouse of this project (a mistyped path, most often)."""
 
 
+def _require(settings: Settings, *, create: bool) -> None:
+    """Checked before the lock, whose file would otherwise create the mistyped folder."""
+    if not create and not settings.warehouse.exists():
+        raise WarehouseNotFound(
+            f"no warehouse at {settings.warehouse}: check GROWTH_WAREHOUSE or --warehouse "
+            "(only `growth ingest`, `growth load-spend` and `growth demo` create one)"
+        )
+
+
 def _open(settings: Settings, *, create: bool, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
     """Connect, refusing what is not a warehouse of ours unless the caller may create one.
 
@@ -140,11 +149,6 @@ def _open(settings: Settings, *, create: bool, memory_limit: str | None) -> duck
     that a publish would then hand to every analyst.
     """
     path = settings.warehouse
-    if not create and not path.exists():
-        raise WarehouseNotFound(
-            f"no warehouse at {path}: check GROWTH_WAREHOUSE or --warehouse "
-            "(only `growth ingest`, `growth load-spend` and `growth demo` create one)"
-        )
     con = connect(path, memory_limit=memory_limit or settings.memory_limit)
     if (
         not create
@@ -171,6 +175,7 @@ def writing(
     The lock is taken before the file is opened: DuckDB lets one process write a file, and
     a second opener would fail instead of queueing.
     """
+    _require(settings, create=create)
     with (
         writer_lock(settings.warehouse, on_wait=on_wait),
         _open(settings, create=create, memory_limit=memory_limit) as con,
@@ -181,6 +186,7 @@ def writing(
 @contextmanager
 def prepared(settings: Settings, *, on_wait: Callable[[str], None] | None = log.info) -> Iterator[None]:
     """Hold the writer lock for a writer in another process (dbt) that opens the file itself."""
+    _require(settings, create=False)
     with writer_lock(settings.warehouse, on_wait=on_wait):
         _open(settings, create=False, memory_limit=None).close()
         yield
