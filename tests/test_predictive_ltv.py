@@ -76,3 +76,18 @@ def test_fitted_predictions_have_no_nan_and_rank_channels_by_quality(simulated: 
     assert len(repeaters) > 50 and all(row[0] > 0 and 0 < row[2] <= 1 for row in repeaters)
     # The simulator makes LinkedIn users pay far more often than Facebook users.
     assert channels["linkedin"] > 2 * channels["facebook"]
+
+
+def test_build_vars_reach_the_transform(tmp_path: Path) -> None:
+    """`growth build --vars` changes what predictive LTV reads: its horizon and purchase event."""
+    settings = Settings(warehouse=tmp_path / "warehouse.duckdb")
+    load_raw(settings)
+    run_build(settings, vars={"ltv_horizon_months": 6, "purchase_event": "No Such Event"}, quiet=True)
+    summary = build_predictive_ltv(settings)
+    # With a purchase event nobody sends, nobody is a customer; the horizon is the build's 6.
+    assert (summary.horizon_months, summary.customers) == (6, 0)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        assert con.execute("select distinct horizon_months from marts.fct_predicted_ltv").fetchall() == [(6,)]
+    run_build(settings, quiet=True)  # back to dbt_project.yml: 12 months, "Order Completed"
+    summary = build_predictive_ltv(settings)
+    assert (summary.horizon_months, summary.customers) == (12, 2)
