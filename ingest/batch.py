@@ -6,8 +6,8 @@ decoding alone keeps one core busy. The writer process validates each part into 
 :class:`Batch` as it arrives, so the write step only moves columns into DuckDB. Rows are
 kept as tuples (one append per record, turned into columns once per part with ``zip``),
 which is the cheapest shape for Python to build. Per partition a batch remembers the
-offset range it covers, which is what the writer stores in raw.kafka_offsets in the same
-transaction.
+offset after the last record it covers, which is what the writer stores in
+raw.kafka_offsets in the same transaction.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 Partition = tuple[str, int]
 
 
-# pyarrow is imported on first use: the consumer process only needs RawBatch, and
+# pyarrow is imported on first use: the consumer process only needs BatchCursor, and
 # keeping pyarrow out of it saves ~45 MB of resident memory.
 @cache
 def event_types() -> dict[str, pa.DataType]:
@@ -66,7 +66,6 @@ class Batch:
     events: list[tuple[object, ...]] = field(default_factory=list)
     # topic, partition, offset, raw value, code, detail (the order of rejected_types()).
     rejected: list[tuple[object, ...]] = field(default_factory=list)
-    first_offsets: dict[Partition, int] = field(default_factory=dict)
     next_offsets: dict[Partition, int] = field(default_factory=dict)
     codes: Counter[str] = field(default_factory=Counter)
     size_bytes: int = 0
@@ -89,9 +88,7 @@ class Batch:
         """:meth:`add` for a run of records of one partition, in offset order (the hot path)."""
         if not offsets:
             return
-        key = (topic, partition)
-        self.first_offsets.setdefault(key, offsets[0])
-        self.next_offsets[key] = offsets[-1] + 1
+        self.next_offsets[(topic, partition)] = offsets[-1] + 1
         latest = self.ingested_at + FUTURE_TOLERANCE
         events, rejected, codes = self.events, self.rejected, self.codes
         size = 0
@@ -105,17 +102,6 @@ class Batch:
             else:
                 events.append(row)
         self.size_bytes += size
-
-    def drop_partitions(self, partitions: set[Partition]) -> None:
-        """Forget records of partitions this consumer no longer owns (they will be re-read)."""
-        if not partitions & self.first_offsets.keys():
-            return
-        topic_at, partition_at = len(Accepted._fields), len(Accepted._fields) + 1
-        self.events = [row for row in self.events if (row[topic_at], row[partition_at]) not in partitions]
-        self.rejected = [row for row in self.rejected if (row[0], row[1]) not in partitions]
-        for key in partitions:
-            self.first_offsets.pop(key, None)
-            self.next_offsets.pop(key, None)
 
     def events_table(self) -> pa.Table:
         return _table(self.events, event_types())

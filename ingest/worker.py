@@ -290,7 +290,7 @@ def main() -> None:
     gc.disable()
 
     from ingest.batch import Batch
-    from ingest.writer import WarehouseWriter, read_offsets_with
+    from ingest.writer import WarehouseWriter
 
     writer = WarehouseWriter(
         warehouse, hold_seconds=hold_seconds, memory_limit=memory_limit or None, stream_rows=stream_rows
@@ -326,7 +326,7 @@ def main() -> None:
                     gc.collect()
                     cpu = time.process_time()
                 elif kind == "offsets":
-                    answer = ("ok", read_offsets_with(writer, message[1]))
+                    answer = ("ok", writer.offsets(message[1]))
             except Exception as exc:
                 if kind == "records":
                     failure = (_describe(exc), traceback.format_exc())

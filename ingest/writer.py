@@ -29,7 +29,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,8 +39,8 @@ import duckdb
 import pyarrow as pa
 
 from ingest.batch import Batch, BatchResult, Partition
-from warehouse.connection import connect, ensure_raw_schema
-from warehouse.lock import writer_lock
+from warehouse.connection import writing
+from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +56,12 @@ NOT_YET_STORED = """
 
 
 def _forgotten_filter(con: duckdb.DuckDBPyConnection) -> str:
-    """Seam for `growth forget` (issue #6): ids listed in raw.forgotten_ids are not stored again.
+    """The SQL that drops, at ingest, events of ids `growth forget` listed in raw.forgotten_ids.
 
-    Forgetting deletes what is stored; a producer may still send events of a forgotten user
-    later. If the forget command keeps its ids in ``raw.forgotten_ids(id varchar)``, such
-    events are skipped here (their offsets still advance). Without that table: no filter.
+    Forgetting deletes what is stored, but a producer may still send events of a forgotten
+    user later: they are not stored (their offsets still advance), only counted in
+    raw.deletion_log.
     """
-    found = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'forgotten_ids'"
-    ).fetchall()
-    if not found or not found[0][0]:
-        return ""
     if not con.execute("select exists (select 1 from raw.forgotten_ids)").fetchall()[0][0]:
         return ""  # nobody forgotten: no per-row subquery
     return "and not exists (select 1 from raw.forgotten_ids f where f.id in (b.user_id, b.anonymous_id, b.previous_id))"
@@ -89,13 +84,8 @@ def _scan(
             con.unregister(name)
 
 
-def read_offsets(warehouse: Path, topic: str) -> dict[int, int]:
-    """Stored next offsets per partition of ``topic`` (empty for a new warehouse)."""
-    if not warehouse.exists():
-        return {}
-    with writer_lock(warehouse, on_wait=log.info), connect(warehouse) as con:
-        ensure_raw_schema(con)
-        rows = con.execute("select partition, next_offset from raw.kafka_offsets where topic = ?", [topic]).fetchall()
+def _read_offsets(con: duckdb.DuckDBPyConnection, topic: str) -> dict[int, int]:
+    rows = con.execute("select partition, next_offset from raw.kafka_offsets where topic = ?", [topic]).fetchall()
     return {int(partition): int(offset) for partition, offset in rows}
 
 
@@ -140,7 +130,8 @@ class WarehouseWriter:
         memory_limit: str | None = None,
         stream_rows: int = STREAM_ROWS,
     ) -> None:
-        self.warehouse = warehouse
+        # The writer process is handed a path, not the settings (which may hold secrets).
+        self.settings = Settings(warehouse=warehouse)
         self.hold_seconds = hold_seconds
         self.memory_limit = memory_limit
         self.stream_rows = stream_rows
@@ -151,17 +142,11 @@ class WarehouseWriter:
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            held = ExitStack()
-            held.enter_context(writer_lock(self.warehouse, on_wait=log.info))
-            try:
-                self._con = held.enter_context(connect(self.warehouse, memory_limit=self.memory_limit))
-                self._con.execute("set enable_progress_bar = false")  # a writer process has no terminal
-                ensure_raw_schema(self._con)
-            except BaseException:
-                self._con = None
-                held.close()
-                raise
-            self._held = held
+            with ExitStack() as held:
+                con = held.enter_context(self._writing())
+                con.execute("set enable_progress_bar = false")  # a writer process has no terminal
+                self._held = held.pop_all()
+            self._con = con
             self._opened_at = time.monotonic()
         return self._con
 
@@ -296,6 +281,26 @@ class WarehouseWriter:
                 [batch.ingested_at],
             )
 
+    def offsets(self, topic: str) -> dict[int, int]:
+        """Stored next offsets per partition of ``topic`` (empty for a new warehouse).
+
+        Read through the open connection when the writer holds the file (a batch streaming
+        into its transaction included), else through one opened for the read alone.
+        """
+        if self._con is not None:
+            return _read_offsets(self._con, topic)
+        if not self.settings.warehouse.exists():
+            return {}
+        with self._writing() as con:
+            return _read_offsets(con, topic)
+
+    def _writing(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """The writer lock and the warehouse file, under the writer process's own memory cap.
+
+        Ingest brings data in, so it may create the warehouse.
+        """
+        return writing(self.settings, on_wait=log.info, create=True, memory_limit=self.memory_limit)
+
     def release(self) -> None:
         """Close the file and let go of the writer lock (a batch in progress is rolled back)."""
         if self._batch is not None and self._batch.in_transaction:
@@ -305,16 +310,6 @@ class WarehouseWriter:
             held, self._held = self._held, None
             held.close()
             time.sleep(0.05)  # let a writer woken by the release take the lock first
-
-
-def read_offsets_with(writer: WarehouseWriter, topic: str) -> dict[int, int]:
-    """:func:`read_offsets` through the writer's connection when it holds one (and so the lock)."""
-    if writer.connection is None:
-        return read_offsets(writer.warehouse, topic)
-    rows = writer.connection.execute(
-        "select partition, next_offset from raw.kafka_offsets where topic = ?", [topic]
-    ).fetchall()
-    return {int(partition): int(offset) for partition, offset in rows}
 
 
 def write_batch(warehouse: Path, batch: Batch) -> dict[Partition, int]:

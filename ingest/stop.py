@@ -1,0 +1,126 @@
+"""When `growth ingest` ends: caught up, a record quota, a quiet spell, or a stop signal.
+
+``--until-caught-up`` ends once every assigned partition is read up to the high watermark
+first seen for it, or once polls have come back empty for ``idle_caught_up_seconds`` with
+no backlog known; ``max_events`` ends either mode after that many records; ``--follow``
+otherwise runs until SIGTERM/SIGINT, which finish the current batch instead of killing
+the process mid-write.
+
+"Caught up" is decided from the high watermarks of fetch responses, not from
+``end_offsets()``: the embedded Tansu broker answers ListOffsets wrongly when the last
+record batch holds several records (see FACTS.md); fetch high watermarks are right on
+every broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Literal, Protocol
+
+from kafka import TopicPartition
+
+log = logging.getLogger(__name__)
+Mode = Literal["until-caught-up", "follow"]
+
+
+class Positions(Protocol):
+    """What the stop rules read of the consumer (a ``KafkaConsumer`` is one)."""
+
+    def assignment(self) -> set[TopicPartition]: ...
+
+    def highwater(self, partition: TopicPartition) -> int | None: ...
+
+    def position(self, partition: TopicPartition) -> int: ...
+
+
+def lagging(positions: Positions) -> bool:
+    """More records are known to wait on the broker (fetch high watermarks past our positions)."""
+    return any((positions.highwater(tp) or 0) > positions.position(tp) for tp in positions.assignment())
+
+
+class StopRules:
+    """Decides when the run, and so its last batch, is over; reads positions, never moves them."""
+
+    def __init__(self, mode: Mode, max_events: int | None, idle_seconds: float) -> None:
+        self.mode = mode
+        self.max_events = max_events
+        self.idle_seconds = idle_seconds
+        self.requested = False  # by a signal: finish the current batch, then stop
+        self._targets: dict[TopicPartition, int] = {}  # the high watermark first seen per partition
+        self._quiet_since: float | None = None  # start of the current run of empty polls
+
+    def quota_left(self, taken: int) -> int | None:
+        """Records still wanted after ``taken`` (None: no quota)."""
+        return None if self.max_events is None else self.max_events - taken
+
+    def quota_reached(self, taken: int) -> bool:
+        return self.max_events is not None and taken >= self.max_events
+
+    def ends_batch(self, taken: int, positions: Positions, *, backlog: bool) -> bool:
+        """The batch read so far is the last one needed: write it now, not when it is full or old."""
+        return self.quota_reached(taken) or (
+            self.mode == "until-caught-up" and not backlog and self._read_to_targets(positions)
+        )
+
+    def done(self, positions: Positions) -> bool:
+        """Nothing is left to read; asked only when everything read is written."""
+        return self.mode == "until-caught-up" and (self._read_to_targets(positions) or self._idle(positions))
+
+    def polled(self, anything: bool) -> None:
+        if anything:
+            self._quiet_since = None
+        elif self._quiet_since is None:
+            self._quiet_since = time.monotonic()
+
+    def assigned(self) -> None:
+        self._quiet_since = None  # idleness counts from the moment we own partitions
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        """Partitions lost or reset: a target is taken afresh should they come back."""
+        for tp in partitions:
+            self._targets.pop(tp, None)
+
+    def _read_to_targets(self, positions: Positions) -> bool:
+        """Every assigned partition is read up to the high watermark first seen for it."""
+        assignment = positions.assignment()
+        if not assignment:
+            return False
+        for tp in assignment:
+            if tp not in self._targets:
+                highwater = positions.highwater(tp)
+                if highwater is None:
+                    return False
+                self._targets[tp] = highwater
+        return all(positions.position(tp) >= target for tp, target in self._targets.items() if tp in assignment)
+
+    def _idle(self, positions: Positions) -> bool:
+        """Polls have come back empty for a while (only polling time counts, not slow writes)."""
+        if self._quiet_since is None or not positions.assignment():
+            return False
+        if lagging(positions):
+            return False  # a known backlog is never cut short by a quiet spell
+        return time.monotonic() - self._quiet_since >= self.idle_seconds
+
+
+@contextmanager
+def stop_on_signal(rules: StopRules) -> Iterator[None]:
+    """SIGTERM/SIGINT finish the current batch instead of killing the process mid-write."""
+
+    def stop(signum: int, _frame: object) -> None:
+        log.warning("signal %d received: finishing the current batch", signum)
+        rules.requested = True
+
+    if threading.current_thread() is not threading.main_thread():  # e.g. inside a Dagster thread
+        yield
+        return
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
