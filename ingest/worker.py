@@ -184,8 +184,12 @@ class WriterProcess:
         stored: dict[int, int] = self._request(("offsets", topic))
         return stored
 
-    def close(self) -> None:
-        """End of input: the process rolls back an unfinished batch, releases the file and exits."""
+    def close(self, *, killed: bool = False) -> None:
+        """End of input: the process rolls back an unfinished batch, releases the file and exits.
+
+        An exit code other than 0 is worth a warning, unless we killed the process ourselves
+        (the reason for that is already on its way to the user).
+        """
         if self.process.stdin is not None and not self.process.stdin.closed:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
@@ -194,14 +198,15 @@ class WriterProcess:
         finally:
             if self.process.stdout is not None:
                 self.process.stdout.close()
-        if self.process.returncode not in (0, None):
+        if self.process.returncode not in (0, None) and not killed:
             log.warning("the ingest writer process exited with code %s", self.process.returncode)
 
     def kill(self) -> None:
         """For abnormal exits: stop the process now (an open transaction is rolled back)."""
-        if self.process.poll() is None:
+        killed = self.process.poll() is None
+        if killed:
             self.process.kill()
-        self.close()
+        self.close(killed=killed)
 
 
 # -- the writer process -------------------------------------------------------------------
