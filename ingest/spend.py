@@ -1,11 +1,11 @@
-"""`growth load-spend`: marketing spend CSVs into raw.marketing_spend (events.md).
+"""`growth load-spend`: marketing spend CSVs into raw.marketing_spend (docs/events.md).
 
 A file is the unit: it is parsed completely before anything is written, and loaded in one
 transaction that first removes the rows an earlier load of the same file name left, so
 loading again replaces instead of doubling. One malformed row rejects the whole file with
 its file, line and column; other files of the same command still load.
 
-The base name is a file's identity (events.md), so a file of the same name from another
+The base name is a file's identity (docs/events.md), so a file of the same name from another
 folder would silently replace the first one's rows: it is refused unless ``replace``. A
 file without rows and a channel no event has as its campaign source load with a warning,
 since both are more often a mistake than an intent.

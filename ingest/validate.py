@@ -1,8 +1,8 @@
-"""Validation of one Kafka record against the event contract (events.md).
+"""Validation of one Kafka record against the event contract (docs/events.md).
 
 Pure and total: every input, however broken, gives either an accepted row or a
 quarantine code with a detail; nothing raises. Rules are checked in the order of the
-quarantine table in events.md, because where several rules fail the first one names the
+quarantine table in docs/events.md, because where several rules fail the first one names the
 record's code.
 """
 
@@ -23,7 +23,7 @@ TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?"
 )
 
-# The quarantine codes of events.md, in precedence order.
+# The quarantine codes of docs/events.md, in precedence order.
 CODES = (
     "payload_too_large",
     "invalid_json",

@@ -39,7 +39,7 @@ from warehouse.settings import Settings
 log = logging.getLogger(__name__)
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
-# The marts of metrics.md (schema `marts`), in the contract's order.
+# The marts of docs/metrics.md (schema `marts`), in the contract's order.
 CONTRACT_MARTS = (
     "dim_users",
     "fct_sessions",

@@ -1,6 +1,6 @@
 """`growth forget USER_ID...`: delete every event of these users everywhere, and log it.
 
-Which ids belong to a user follows the stitching rules of metrics.md, exactly as the dbt
+Which ids belong to a user follows the stitching rules of docs/metrics.md, exactly as the dbt
 identity models (``int_identity_links``, ``int_identity_links_resolved``) apply them, but
 computed here from ``raw.events`` so events ingested since the last build are covered too:
 

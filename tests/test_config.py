@@ -1,4 +1,4 @@
-"""Settings resolve as interface.md says: option, then environment, then default."""
+"""Settings resolve as docs/interface.md says: option, then environment, then default."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The events go through the real ingest path (validation, batch writer) into a real DuckDB
 file, then a real `dbt build`. Every expected number below was computed by hand from
-metrics.md; the reasoning is in the comments next to each value.
+docs/metrics.md; the reasoning is in the comments next to each value.
 
 Timeline (UTC; data_end_date = 2026-03-31 from anon9's last page view):
   dave   identify 02-28 03:00, page 02-28 10:00 (messageId "dup"), Order Completed 60 at

@@ -1,4 +1,4 @@
-"""Quarantine codes exactly per events.md, one case per rule, and the precedence order."""
+"""Quarantine codes exactly per docs/events.md, one case per rule, and the precedence order."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The warehouse file: connection settings, the raw-layer schema, and the one way to write.
 
-The raw layer is the contract of interface.md. Every writer (ingest, spend load, build,
+The raw layer is the contract of docs/interface.md. Every writer (ingest, spend load, build,
 forget, publish, transforms) enters :func:`writing`: the writer lock (two processes never
 write the file at once), a connection with the same memory cap and spill directory
 everywhere, and the raw schema in place.
@@ -35,7 +35,7 @@ create table if not exists raw.events (
     group_id            varchar,
     timestamp           timestamptz not null,
     -- JSON text of properties.revenue exactly as sent (null when absent); staging
-    -- applies the revenue rule of events.md to it, so the rule lives in one place.
+    -- applies the revenue rule of docs/events.md to it, so the rule lives in one place.
     revenue_raw         varchar,
     -- JSON text of context.campaign.{source,medium,name} as sent (null when absent).
     campaign_source_raw varchar,
@@ -81,7 +81,7 @@ create table if not exists raw.marketing_spend (
 -- The folder a file was loaded from: a same-named file from elsewhere is refused.
 alter table raw.marketing_spend add column if not exists source_path varchar;
 
--- `growth forget` (issue #6): ids whose events are deleted and never stored again, and a
+-- `growth forget`: ids whose events are deleted and never stored again, and a
 -- log of each request and of later events dropped at ingest (ids and counts, never data).
 create table if not exists raw.forgotten_ids (
     id                  varchar     not null primary key,

@@ -1,4 +1,4 @@
-"""The cross-process warehouse writer lock of interface.md.
+"""The cross-process warehouse writer lock of docs/interface.md.
 
 DuckDB allows one writing process per file. Every writer takes this lock for the span of
 its write only, so a following ingester, a build and a spend load interleave instead of

@@ -1,4 +1,4 @@
-"""Settings of interface.md, resolved once: command-line option > environment > default.
+"""Settings of docs/interface.md, resolved once: command-line option > environment > default.
 
 This is the only module that reads the environment, and it does so only when an entry
 point (CLI, Dagster resources, tests) calls :func:`load_settings`, never at import time.

@@ -1,7 +1,7 @@
 """Spend CSVs as ad platforms export them: one file per platform and month.
 
 The channel column is spelled the way each platform spells it (capitalised, with stray
-spaces); events.md matches it to the users' acquisition channel after lower(trim()).
+spaces); docs/events.md matches it to the users' acquisition channel after lower(trim()).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Resources configured from the environment of interface.md, resolved at run time."""
+"""Resources configured from the environment of docs/interface.md, resolved at run time."""
 
 from dataclasses import dataclass
 
@@ -20,7 +20,7 @@ class CheckLimits:
 class GrowthResource(ConfigurableResource):
     """Where the warehouse, broker, spend files, snapshot and reports are.
 
-    Empty fields fall back to the environment and then the defaults of interface.md, read
+    Empty fields fall back to the environment and then the defaults of docs/interface.md, read
     when a run starts (never at import time), so one code location serves every deployment.
     """
 
