@@ -9,8 +9,7 @@ the process mid-write.
 "Caught up" is decided from the high watermarks of fetch responses, not from
 ``end_offsets()``: the embedded Tansu broker answers ListOffsets wrongly when the last
 record batch holds several records (it returns the first offset of that batch + 1); fetch
-high watermarks are right on
-every broker.
+high watermarks are right on every broker.
 """
 
 from __future__ import annotations
