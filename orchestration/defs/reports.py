@@ -25,7 +25,9 @@ from orchestration.defs.resources import GrowthResource
 from orchestration.defs.schedules import cron, timezone
 from warehouse.lock import writer_lock
 
-MARTS = [AssetKey(["marts", name]) for name in CONTRACT_MARTS]
+# The snapshot publishes after the transforms too (the pipeline's order: build → transforms
+# → publish), or it would miss the predictive LTV marts they write.
+MARTS = [AssetKey(["marts", name]) for name in (*CONTRACT_MARTS, "fct_predicted_ltv")]
 
 
 @asset(
