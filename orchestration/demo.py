@@ -1,9 +1,10 @@
-"""`growth demo`: the whole pipeline on embedded defaults, in the order production runs it.
+"""`growth demo`: the whole pipeline on embedded defaults, run by Dagster as production runs it.
 
 The demo owns its broker and its warehouse: Tansu keeps topics in memory only, so offsets
 stored by an earlier demo would point past the end of a fresh broker's topic. Each demo
-therefore starts a fresh broker and a fresh warehouse file, runs every stage once, and
-stops the broker again so nothing is left running in the background.
+therefore starts a fresh broker and a fresh warehouse file, runs every asset once in one
+Dagster run recorded in the instance `make ui` opens, and stops the broker again so nothing
+is left running in the background.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rich.console import Console
 
 from analysts.report import headline_numbers
 from devkit.broker import DEFAULT_PORT, EmbeddedBroker, free_port, port_is_open
+from warehouse.connection import writing
 from warehouse.errors import GrowthError
 from warehouse.settings import Settings
 
@@ -35,8 +37,9 @@ def _stage(console: Console, title: str, work: Callable[[], T]) -> T:
 DEMO_MARKER = "growth_demo_warehouse"
 
 
-def _fresh_warehouse(warehouse: Path) -> None:
-    """Start from an empty file, but never delete a warehouse the demo did not create."""
+def _fresh_warehouse(settings: Settings) -> None:
+    """Start from an empty warehouse, but never delete one the demo did not create."""
+    warehouse = settings.warehouse
     if warehouse.exists():
         with duckdb.connect(str(warehouse)) as con:
             made_by_demo = con.execute(
@@ -49,20 +52,16 @@ def _fresh_warehouse(warehouse: Path) -> None:
             )
     for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
         path.unlink(missing_ok=True)
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(warehouse)) as con:
+    with writing(settings, create=True) as con:
         con.execute(f"create table main.{DEMO_MARKER} as select now() as created_at")
 
 
 def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: Console) -> Path:
-    """Broker → simulate → ingest → spend → build → predictive LTV → publish → report."""
-    from analysts.report import render_report
+    """Broker → simulate → one Dagster run (ingest, spend, build, transforms, snapshot, report)."""
     from devkit.simulator import simulate
-    from ingest.consumer import run_ingest
-    from ingest.spend import load_spend
-    from orchestration.pipeline import run_pipeline
+    from orchestration.defs.run import materialize_everything
 
-    _fresh_warehouse(settings.warehouse)
+    _fresh_warehouse(settings)
     broker = EmbeddedBroker(settings.data_dir)
     broker.stop()
     port = DEFAULT_PORT if not port_is_open(DEFAULT_PORT) else free_port()
@@ -75,24 +74,27 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: C
             f"simulate {users} users over {days} days",
             lambda: simulate(settings, users=users, days=days, seed=seed, spend_dir=settings.spend_dir),
         )
-        ingested = _stage(
-            console, "ingest until caught up", lambda: run_ingest(settings, mode="until-caught-up", show_progress=True)
+        run = _stage(
+            console,
+            "Dagster run: ingest, spend, dbt build, predictive LTV, analyst snapshot, report",
+            lambda: materialize_everything(settings),
         )
     finally:
         broker.stop()
-    _stage(console, "load spend", lambda: load_spend(settings, [settings.spend_dir]))
-    run_pipeline(settings, stage=lambda title, work: _stage(console, title, work))
-    report = _stage(console, "growth report", lambda: render_report(settings))
+    ingested = run.asset_materializations_for_node("raw_events")[0].metadata
+    report = Path(str(run.asset_materializations_for_node("growth_report")[0].metadata["path"].value))
     with duckdb.connect(str(settings.published), read_only=True) as con:
         numbers = headline_numbers(con)
     console.rule("[bold]summary")
     console.print(
-        f"events produced {sim.events_produced:,}; accepted {ingested.accepted:,}; quarantined {ingested.quarantined:,}"
+        f"events produced {sim.events_produced:,}; accepted {ingested['accepted'].value:,}; "
+        f"quarantined {ingested['quarantined'].value:,}"
     )
     console.print(
         f"users {numbers['users']:,}; customers {numbers['customers']:,}; revenue {numbers['revenue']:,.2f}; "
         f"on {numbers['as_of']}: DAU {numbers['dau']:,}, MAU {numbers['mau']:,}"
     )
     console.print(f"warehouse {settings.warehouse}; analyst snapshot {settings.published}")
+    console.print(f"Dagster: `make ui` shows this run ({settings.dagster_instance_dir})")
     console.print(f"[bold]report: {report.resolve()}")
     return report

@@ -24,6 +24,17 @@ def test_demo_runs_every_stage_and_prints_the_report_path(tmp_path: Path) -> Non
         ).fetchall()
     assert users > 150 and predicted == users
     assert not (tmp_path / "data" / "broker.pid").exists()  # the demo stops its broker
+    # The demo ran as a Dagster run in the instance `make ui` opens (DAGSTER_HOME=data/dagster):
+    # the UI shows every asset materialized and the checks evaluated, not "Never materialized".
+    from dagster import AssetCheckKey, AssetKey, DagsterInstance
+
+    with DagsterInstance.from_config(str(tmp_path / "data" / "dagster")) as instance:
+        for key in (["raw_events"], ["marketing_spend"], ["marts", "dim_users"], ["analyst_snapshot"]):
+            assert instance.get_latest_materialization_event(AssetKey(key)) is not None, key
+        record = instance.get_latest_asset_check_evaluation_record(
+            AssetCheckKey(AssetKey("raw_events"), "quarantine_share_below_limit")
+        )
+        assert record is not None and record.evaluation is not None and record.evaluation.passed
 
 
 def test_demo_refuses_to_replace_a_warehouse_it_did_not_create(tmp_path: Path) -> None:

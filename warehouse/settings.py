@@ -44,6 +44,7 @@ class Settings:
     browser_path: str | None = None  # Chromium for PNG exports (kaleido's BROWSER_PATH)
     currency: str = "USD"  # the report labels money with it (GROWTH_CURRENCY); nothing is converted
     tuning: Mapping[str, str] = field(default_factory=dict)  # GROWTH_* variables as set
+    dagster_home: Path | None = None  # DAGSTER_HOME; else data/dagster, the instance `make ui` opens
 
     def tuned(self, name: str, default: T) -> T:
         """The ``GROWTH_*`` knob ``name`` parsed as ``default``'s type, else ``default``."""
@@ -59,6 +60,10 @@ class Settings:
     def data_dir(self) -> Path:
         """Where run-time state (pid files, locks, spill files) lives: beside the warehouse."""
         return self.warehouse.parent
+
+    @property
+    def dagster_instance_dir(self) -> Path:
+        return self.dagster_home or self.data_dir / "dagster"
 
     def require_bootstrap(self) -> str:
         if not self.bootstrap_servers:
@@ -121,6 +126,7 @@ def load_settings(
         browser_path=env.get("BROWSER_PATH") or None,
         currency=(env.get("GROWTH_CURRENCY") or defaults.currency).strip().upper(),
         tuning={key: value for key, value in env.items() if key.startswith("GROWTH_")},
+        dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
     )
 
 
