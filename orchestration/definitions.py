@@ -5,34 +5,32 @@ orchestration/dagster.yaml, which `make ui` installs into DAGSTER_HOME) and take
 writer lock as a second line, so runs that write the warehouse never overlap.
 """
 
-from dagster import AssetSelection, Definitions, ScheduleDefinition, define_asset_job
+from dagster import AssetSelection, Definitions, define_asset_job
 
 from orchestration.defs.dbt import dbt_resource, growth_dbt_models
-from orchestration.defs.ingest import ingest_job, ingest_schedule, marketing_spend, raw_events
+from orchestration.defs.ingest import ingest_job, ingest_schedules, marketing_spend, raw_events
 from orchestration.defs.reports import (
     analyst_snapshot,
-    daily_report_schedule,
     growth_accounting_invariants,
     growth_report,
     report_job,
-    weekly_report_schedule,
+    report_schedules,
 )
 from orchestration.defs.resources import GrowthResource
-from orchestration.defs.schedules import cron, timezone
+from orchestration.defs.schedules import scheduled
 from orchestration.defs.transforms import predictive_ltv
+from warehouse.settings import load_settings
 
 hourly_job = define_asset_job(
     "ingest_build_snapshot_job",
     selection=AssetSelection.assets(raw_events, marketing_spend, predictive_ltv, analyst_snapshot)
     | AssetSelection.assets(growth_dbt_models)
     | AssetSelection.checks(growth_accounting_invariants),
+    description="Ingest events and spend, build every dbt model with its tests, refit the transforms, "
+    "publish the analyst snapshot.",
 )
-hourly_schedule = ScheduleDefinition(
-    name="hourly_ingest_build_snapshot",
-    job=hourly_job,
-    cron_schedule=cron("GROWTH_HOURLY_CRON"),
-    execution_timezone=timezone(),
-)
+# The one place the code location reads its settings when it loads: the schedules' crons.
+settings = load_settings()
 
 ASSETS = [raw_events, marketing_spend, growth_dbt_models, predictive_ltv, analyst_snapshot, growth_report]
 ASSET_CHECKS = [growth_accounting_invariants]
@@ -41,6 +39,10 @@ defs = Definitions(
     assets=ASSETS,
     asset_checks=ASSET_CHECKS,
     jobs=[ingest_job, hourly_job, report_job],
-    schedules=[ingest_schedule, hourly_schedule, daily_report_schedule, weekly_report_schedule],
+    schedules=[
+        *ingest_schedules(settings),
+        scheduled(hourly_job, name="hourly_ingest_build_snapshot", cron_env="GROWTH_HOURLY_CRON", settings=settings),
+        *report_schedules(settings),
+    ],
     resources={"growth": GrowthResource(), "dbt": dbt_resource()},
 )

@@ -17,7 +17,7 @@ from dagster import (
 from ingest.consumer import run_ingest
 from ingest.spend import changed_files, load_spend
 from orchestration.defs.resources import CheckLimits, GrowthResource
-from orchestration.defs.schedules import cron, timezone
+from orchestration.defs.schedules import scheduled
 from warehouse.connection import writing
 from warehouse.settings import Settings
 
@@ -137,10 +137,12 @@ def marketing_spend(growth: GrowthResource) -> MaterializeResult:
     return MaterializeResult(metadata={"files": len(results), "rows": sum(result.rows for result in results)})
 
 
-ingest_job = define_asset_job("ingest_job", selection=["raw_events", "marketing_spend"])
-ingest_schedule = ScheduleDefinition(
-    name="ingest_every_15_minutes",
-    job=ingest_job,
-    cron_schedule=cron("GROWTH_INGEST_CRON"),
-    execution_timezone=timezone(),
+ingest_job = define_asset_job(
+    "ingest_job",
+    selection=["raw_events", "marketing_spend"],
+    description="Ingest the events topic until caught up and load new or changed spend CSVs.",
 )
+
+
+def ingest_schedules(settings: Settings) -> list[ScheduleDefinition]:
+    return [scheduled(ingest_job, name="ingest_every_15_minutes", cron_env="GROWTH_INGEST_CRON", settings=settings)]

@@ -22,8 +22,9 @@ from analysts.report import headline_numbers, render_report
 from orchestration.build import CONTRACT_MARTS
 from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.resources import GrowthResource
-from orchestration.defs.schedules import cron, timezone
+from orchestration.defs.schedules import scheduled
 from warehouse.lock import writer_lock
+from warehouse.settings import Settings
 
 # The snapshot publishes after the transforms too (the pipeline's order: build → transforms
 # → publish), or it would miss the predictive LTV marts they write.
@@ -101,17 +102,21 @@ def report_metadata(path: Path, numbers: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
-report_job = define_asset_job("report_job", selection=["growth_report"])
-daily_report_schedule = ScheduleDefinition(
-    name="daily_report",
-    job=report_job,
-    cron_schedule=cron("GROWTH_DAILY_REPORT_CRON"),
-    execution_timezone=timezone(),
+report_job = define_asset_job(
+    "report_job",
+    selection=["growth_report"],
+    description="Render the growth report from the analyst snapshot (tag report=weekly for the weekly one).",
 )
-weekly_report_schedule = ScheduleDefinition(
-    name="weekly_report",
-    job=report_job,
-    cron_schedule=cron("GROWTH_WEEKLY_REPORT_CRON"),
-    execution_timezone=timezone(),
-    tags={"report": "weekly"},
-)
+
+
+def report_schedules(settings: Settings) -> list[ScheduleDefinition]:
+    return [
+        scheduled(report_job, name="daily_report", cron_env="GROWTH_DAILY_REPORT_CRON", settings=settings),
+        scheduled(
+            report_job,
+            name="weekly_report",
+            cron_env="GROWTH_WEEKLY_REPORT_CRON",
+            settings=settings,
+            tags={"report": "weekly"},
+        ),
+    ]

@@ -1,12 +1,21 @@
-"""Schedule cadences: UTC defaults of issue #5, each overridable from the environment.
+"""Schedule cadences: UTC defaults, each overridable with its ``GROWTH_*_CRON`` variable.
 
-Cron strings are read when the code location loads (a reload of the location picks up a
-change); the resources, in contrast, read their environment only when a run starts.
+Cron strings are read through the settings when the code location loads (a reload of the
+location picks up a change); the resources, in contrast, resolve their settings only when
+a run starts.
 """
 
-import os
+from __future__ import annotations
 
-SCHEDULE_TIMEZONE_ENV = "GROWTH_SCHEDULE_TIMEZONE"
+from typing import TYPE_CHECKING
+
+from dagster import ScheduleDefinition
+
+from warehouse.settings import Settings
+
+if TYPE_CHECKING:  # what define_asset_job returns; Dagster does not export the name
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
 DEFAULT_CRONS = {
     "GROWTH_INGEST_CRON": "*/15 * * * *",  # ingest every 15 minutes
     "GROWTH_HOURLY_CRON": "0 * * * *",  # ingest + build + snapshot hourly
@@ -15,10 +24,19 @@ DEFAULT_CRONS = {
 }
 
 
-def cron(env: str) -> str:
-    """The cron string of `env`, or its default when unset or empty."""
-    return os.environ.get(env) or DEFAULT_CRONS[env]
-
-
-def timezone() -> str:
-    return os.environ.get(SCHEDULE_TIMEZONE_ENV) or "UTC"
+def scheduled(
+    job: UnresolvedAssetJobDefinition,
+    *,
+    name: str,
+    cron_env: str,
+    settings: Settings,
+    tags: dict[str, str] | None = None,
+) -> ScheduleDefinition:
+    """``job`` on the cron of ``cron_env`` (or its default), in GROWTH_SCHEDULE_TIMEZONE (UTC)."""
+    return ScheduleDefinition(
+        name=name,
+        job=job,
+        cron_schedule=settings.tuned(cron_env, DEFAULT_CRONS[cron_env]),
+        execution_timezone=settings.tuned("GROWTH_SCHEDULE_TIMEZONE", "UTC"),
+        tags=tags,
+    )
