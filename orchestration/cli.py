@@ -29,6 +29,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # option help shows "[env VAR; default]" literally, not as markup
 )
 broker_app = typer.Typer(help="The embedded Kafka-compatible broker (development only).", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
