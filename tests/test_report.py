@@ -1,27 +1,59 @@
-"""The growth report: built from a real pipeline run, its numbers equal the marts, and it
-renders in a real headless Chromium with every chart title in the DOM."""
+"""The growth report.
+
+Two kinds of tests:
+- chart builders and headline tiles on small hand-made marts, whose expected texts are
+  worked out by hand in the comments;
+- the report built from a real pipeline run (one module fixture), its numbers checked
+  against SQL written here, and rendered in a real headless Chromium: every drawn axis
+  titled, the payback labels equal to payback recomputed from the warehouse, nothing wider
+  than a 390 px phone, and screenshots at desktop and phone width in test-artifacts/report/.
+"""
 
 from __future__ import annotations
 
+import html
+import json
+import logging
+import re
 import shutil
 import subprocess
-from datetime import date
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import plotly.graph_objects as go
 import pytest
 
 from analysts.publish import publish_snapshot
 from analysts.report import render_report
-from analysts.report.charts import CHARTS, acquisition, growth_accounting, retention_heatmap
+from analysts.report.charts import (
+    CHARTS,
+    acquisition,
+    activation,
+    active_users,
+    engagement,
+    growth_accounting,
+    ltv_curves,
+    retention_heatmap,
+)
+from analysts.report.economics import channel_economics, payback, payback_label
+from analysts.report.style import WEEK_MS, early_outliers, monday_axis, nice_ceiling
+from analysts.report.tiles import headline_tiles
 from devkit.simulator import simulate
 from ingest.consumer import run_ingest
 from ingest.spend import load_spend
 from orchestration.build import run_build
-from warehouse.settings import Settings
+from transforms.predictive_ltv import build_predictive_ltv
+from warehouse.settings import Settings, load_settings
 
 END = date(2026, 5, 27)  # a Wednesday: the last week and month are incomplete
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "report"
+PHONE = 390
+DESKTOP = 1200
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -31,7 +63,261 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--hide-scrollbars",
+    "--allow-file-access-from-files",  # the probe page reads the report's DOM through its iframe
 ]
+
+
+# --- hand-made marts -------------------------------------------------------------------------
+
+HAND_MARTS = """
+create schema marts;
+create table marts.fct_growth_accounting (
+    grain varchar, period_start date, active_users bigint, new_users bigint, retained_users bigint,
+    resurrected_users bigint, churned_users bigint, churn_rate double, quick_ratio double, is_complete boolean);
+insert into marts.fct_growth_accounting values
+    ('week', '2026-03-30', 10, 10, 0, 0, 0, null, null, true),
+    ('week', '2026-04-06', 30, 26, 4, 0, 2, 0.2, 13.0, true),
+    ('week', '2026-04-13', 40, 10, 28, 2, 6, 0.2, 2.0, true),
+    ('week', '2026-04-20', 52, 15, 34, 3, 6, 0.15, 3.0, true),
+    ('week', '2026-04-27', 61, 12, 46, 3, 6, 0.12, 2.5, true),
+    ('week', '2026-05-04', 80, 20, 55, 5, 10, 0.15, 2.5, true),
+    ('week', '2026-05-11', 100, 25, 70, 5, 10, 0.12, 3.0, true),
+    ('week', '2026-05-18', 36, 5, 30, 1, 70, 0.7, 0.0857, false),
+    ('month', '2026-03-01', 50, 50, 0, 0, 0, null, null, true),
+    ('month', '2026-04-01', 90, 60, 30, 0, 20, 0.4, 3.0, true),
+    ('month', '2026-05-01', 120, 40, 75, 5, 15, 0.17, 3.0, false);
+create table marts.fct_activation (
+    grain varchar, cohort_start date, signups bigint, activated_users bigint, activation_rate double,
+    median_hours_to_activate double, is_complete boolean);
+insert into marts.fct_activation values
+    ('week', '2026-05-04', 40, 20, 0.5, 10.0, true),
+    ('week', '2026-05-11', 50, 30, 0.6, 8.0, true),
+    ('week', '2026-05-18', 12, 9, 0.75, 2.0, false);
+create table marts.fct_acquisition (
+    month date, channel varchar, spend double, signups bigint, new_customers bigint,
+    cost_per_signup double, cac double);
+insert into marts.fct_acquisition values
+    ('2026-03-01', '(all)', 1000, 50, 5, 20.0, 200.0),
+    ('2026-04-01', '(all)', 1250, 50, 0, 25.0, null),
+    ('2026-05-01', '(all)', 400, 10, 1, 40.0, 400.0),
+    ('2026-03-01', 'ads', 1000, 40, 5, 25.0, 200.0),
+    ('2026-04-01', 'ads', 1250, 40, 0, 31.25, null),
+    ('2026-05-01', 'ads', 400, 8, 1, 50.0, 400.0),
+    ('2026-03-01', 'direct', 0, 10, 0, 0.0, null),
+    ('2026-04-01', 'direct', 0, 10, 0, 0.0, null),
+    ('2026-05-01', 'direct', 0, 2, 0, 0.0, null);
+create table marts.fct_ltv_cohorts (
+    cohort_month date, months_since_signup bigint, cohort_size bigint, revenue double,
+    cumulative_revenue double, ltv_per_user double, is_complete boolean);
+insert into marts.fct_ltv_cohorts values
+    ('2026-03-01', 0, 10, 100, 100, 10.0, true),
+    ('2026-03-01', 1, 10, 60, 160, 16.0, true),
+    ('2026-03-01', 2, 10, 10, 170, 17.0, false),
+    ('2026-04-01', 0, 20, 140, 140, 7.0, true),
+    ('2026-04-01', 1, 20, 5, 145, 7.25, false);
+create table marts.fct_channel_economics (
+    channel varchar, signups bigint, spend double, customers bigint, cost_per_signup double, cac double,
+    revenue double, ltv double, ltv_cac_ratio double, payback_months bigint);
+insert into marts.fct_channel_economics values
+    ('ads', 10, 100, 2, 10.0, 50.0, 300, 20.0, 2.0, 3),
+    ('social', 5, 100, 0, 20.0, null, 30, 6.0, 0.3, null),
+    ('direct', 4, 0, 1, 0.0, 0.0, 40, null, null, 0),
+    ('tv', 0, 50, 0, null, null, 0, null, null, null),
+    ('(all)', 19, 250, 3, 250.0 / 19, 250.0 / 3, 370, 18.0, 18.0 / (250.0 / 19), 3);
+create table marts.dim_users (user_key varchar, acquisition_channel varchar, signup_date date);
+insert into marts.dim_users values
+    ('a1', 'ads', '2026-02-10'), ('a2', 'ads', '2026-04-02'),
+    ('s1', 'social', '2026-03-15'), ('s2', 'social', '2026-04-20'),
+    ('d1', 'direct', '2026-05-02');
+"""
+
+
+@pytest.fixture(scope="module")
+def hand() -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(":memory:")
+    con.execute(HAND_MARTS)
+    yield con
+    con.close()
+
+
+def _axes(fig: go.Figure) -> dict[str, Any]:
+    """Layout axes by name (xaxis, xaxis2, yaxis, ...)."""
+    layout = fig.to_plotly_json()["layout"]
+    return {key: value for key, value in layout.items() if re.fullmatch(r"[xy]axis\d*", key)}
+
+
+def _shown_axes(fig: go.Figure) -> dict[str, Any]:
+    """The axes that draw tick labels (hidden shared ones excluded)."""
+    used = {"xaxis"} | {"yaxis"}
+    for trace in fig.data:
+        if trace.type in ("bar", "scatter", "heatmap"):
+            used.add("xaxis" + (trace.xaxis or "x")[1:])
+            used.add("yaxis" + (trace.yaxis or "y")[1:])
+    return {name: axis for name, axis in _axes(fig).items() if name in used and axis.get("showticklabels") is not False}
+
+
+def _days(values: Any) -> list[date]:
+    """Dates of a trace's x, however plotly stored them (numpy datetime64, date, string)."""
+    return [date.fromisoformat(str(value)[:10]) for value in values]
+
+
+def _title(axis: dict[str, Any]) -> str:
+    return str((axis.get("title") or {}).get("text") or "")
+
+
+def test_growth_accounting_leaves_the_running_week_out_and_trims_the_early_outlier(
+    hand: duckdb.DuckDBPyConnection,
+) -> None:
+    chart = growth_accounting(hand)
+    bars = [trace for trace in chart.figure.data if trace.type == "bar"]
+    assert [bar.name for bar in bars] == ["new", "retained", "resurrected", "churned"]
+    running = date(2026, 5, 18)
+    assert all(running not in _days(bar.x) for bar in bars)  # the running week is not drawn...
+    churned = bars[-1]
+    assert min(churned.y) == -10  # ...so its 70 churned are not the largest mark: weeks of 4 and 11 May churned 10
+    largest = max(abs(value) for bar in bars for value in bar.y)
+    assert largest == 70  # retained users of 11 May (the week's 70 churned are not drawn)
+    assert "Week of 18\u201324 May 2026 still running: left out (36 active so far" in chart.note
+    # quick ratios of complete weeks: [null, 13, 2, 3, 2.5, 2.5, 3]; second half's max is 3, 13 > 1.5 x 3,
+    # the largest kept is 3, 3 x 1.1 = 3.3, rounded up to 5: axis 0..5 with 13 drawn at the top edge.
+    axes = _axes(chart.figure)
+    assert axes["yaxis2"]["range"] == [0, 5]
+    [cut] = [trace for trace in chart.figure.data if trace.name == "quick ratio above the axis"]
+    assert _days(cut.x) == [date(2026, 4, 6)] and list(cut.y) == [5] and list(cut.text) == ["13.0"]
+    [line] = [trace for trace in chart.figure.data if trace.name == "quick ratio"]
+    assert list(line.y) == [None, None, 2.0, 3.0, 2.5, 2.5, 3.0]
+    assert "axis cut at 5" in chart.note and "6 Apr 2026: 13.0" in chart.note
+    # the takeaway compares the last complete week with the one before
+    assert chart.takeaway == (
+        "Week of 11\u201317 May 2026: quick ratio 3.00 (week before 2.50); active users up 20 (+25%), "
+        "with 30 new or resurrected against 10 churned."
+    )
+
+
+def test_weekly_ticks_sit_on_mondays(hand: duckdb.DuckDBPyConnection) -> None:
+    # weeks 30 Mar .. 11 May: 7 weeks, at most 6 labels -> every 2nd Monday from 30 Mar
+    axis = _axes(growth_accounting(hand).figure)["xaxis2"]
+    assert axis["tickmode"] == "linear" and axis["tick0"] == "2026-03-30" and axis["dtick"] == 2 * 7 * 86_400_000
+    assert date.fromisoformat(axis["tick0"]).weekday() == 0
+    # 25 Mar (a Wednesday) .. 20 May: ticks start on Monday 23 Mar; 9 weeks -> every 2nd
+    assert monday_axis(date(2026, 3, 25), date(2026, 5, 20), "t")["tick0"] == "2026-03-23"
+    assert monday_axis(date(2026, 3, 25), date(2026, 5, 20), "t")["dtick"] == 2 * WEEK_MS
+    assert monday_axis(date(2026, 5, 4), date(2026, 5, 11), "t")["dtick"] == WEEK_MS
+    weekly = activation(hand).figure
+    axis = _axes(weekly)["xaxis"]
+    tick0 = date.fromisoformat(axis["tick0"])
+    assert tick0.weekday() == 0
+    for x in _days(weekly.data[0].x):  # every bar on the tick grid: a Monday a whole number of weeks after tick0
+        assert x.weekday() == 0 and (x - tick0).days % 7 == 0
+
+
+def test_activation_leaves_open_cohorts_out_and_compares_with_the_cohort_before(
+    hand: duckdb.DuckDBPyConnection,
+) -> None:
+    chart = activation(hand)
+    assert _days(chart.figure.data[0].x) == [date(2026, 5, 4), date(2026, 5, 11)]
+    assert "Cohort of 18 May 2026 still inside its activation window: left out (75% of 12 so far)." in chart.note
+    # 60% vs 50%: up 10 points; median 8 h
+    assert chart.takeaway == (
+        "60% of the 11 May 2026 cohort activated, up 10 points on the cohort before (50%); median 8 h to activate."
+    )
+
+
+def test_acquisition_speaks_of_cost_per_signup_and_cac_per_customer(hand: duckdb.DuckDBPyConnection) -> None:
+    running_chart = acquisition(hand, "EUR")
+    months = {x for trace in running_chart.figure.data for x in _days(trace.x)}
+    assert months == {date(2026, 3, 1), date(2026, 4, 1)}  # May still running: not drawn
+    assert "May 2026 still running: left out (so far 400 EUR spend, 10 signups, 1 new customer)." in (
+        running_chart.note
+    )
+    assert "Not drawn, no spend: direct." in running_chart.note
+    axes = _axes(running_chart.figure)
+    assert _title(axes["yaxis"]) == "spend (EUR)" and "EUR per customer" in _title(axes["yaxis2"])
+    # April vs March: spend 1250 vs 1000 (+25%), cost per signup 25 vs 20 (+25%), no new customers in April
+    assert running_chart.takeaway == (
+        "April 2026: spend 1,250 EUR (+25% on March); cost per signup 25.00 EUR vs 20.00 EUR in March (+25%); "
+        "CAC per customer n/a (no new customers)."
+    )
+    names = {trace.name for trace in running_chart.figure.data}
+    assert {"ads CAC per customer", "ads cost per signup"} <= names
+    assert not any(re.search(r"(?<!LTV:)CAC(?! per customer)", name) for name in names)
+
+
+def test_payback_is_labelled_with_not_paid_back_where_true(hand: duckdb.DuckDBPyConnection) -> None:
+    assert payback_label(None, None, 3) == "no signups"
+    assert payback_label(0.0, 0, 3) == "0 months (no spend)"
+    assert payback_label(10.0, 1, 3) == "1 month"
+    assert payback_label(10.0, None, 2) == "not paid back (2 months observed)"
+    assert payback_label(10.0, None, 0) == "not paid back (no complete month yet)"
+    chart = payback(hand)
+    [bars] = chart.figure.data
+    # data end month May 2026 (March cohort + 2); social's oldest signup is March: 2 complete months observed
+    assert list(bars.y) == ["ads", "direct", "social", "tv", "all channels"]
+    assert list(bars.text) == [
+        "3 months",
+        "0 months (no spend)",
+        "not paid back (2 months observed)",
+        "no signups",
+        "3 months",
+    ]
+    assert list(bars.x) == [3, 0, 0, 0, 3]
+    axes = _shown_axes(chart.figure)
+    assert set(axes) == {"xaxis", "yaxis"} and all(_title(axis) for axis in axes.values())
+    assert chart.takeaway == (
+        "Payback: ads pays back in 3 months; social not paid back yet; direct without spend; "
+        "all channels together 3 months."
+    )
+
+
+def test_ltv_cac_divides_by_cost_per_signup_and_says_so(hand: duckdb.DuckDBPyConnection) -> None:
+    chart = channel_economics(hand, "EUR")
+    assert chart.title == "LTV:CAC by channel: LTV per signup ÷ cost per signup"
+    ltv, cost = chart.figure.data
+    assert ltv.name == "LTV per signup" and cost.name == "cost per signup"
+    # ads 20 / 10 = 2.0; social 6 / 20 = 0.3; (all) 18 / (250 / 19) = 1.368 -> 1.4
+    assert list(ltv.text) == ["LTV:CAC 2.0", "no spend", "LTV:CAC 0.3", "no signups", "LTV:CAC 1.4"]
+    assert _title(_axes(chart.figure)["xaxis"]) == "EUR per signup"
+    assert chart.takeaway == "LTV:CAC (LTV ÷ cost per signup): best ads 2.0, worst social 0.3; all channels 1.4."
+    assert "not ÷ CAC per customer" in chart.note
+
+
+def test_tiles_name_their_period_and_change_on_the_previous_complete_one(hand: duckdb.DuckDBPyConnection) -> None:
+    weekly, monthly = headline_tiles(hand)
+    assert (weekly.period, weekly.previous) == ("Week 11\u201317 May 2026", "4\u201310 May 2026")
+    shown = {tile.label: (tile.value_text("USD"), tile.change_text("USD")) for tile in weekly.tiles}
+    assert shown == {
+        "Active users": ("100", "+20 (+25%)"),  # 100 vs 80
+        "Signups": ("50", "+10 (+25%)"),  # 50 vs 40
+        "Churn rate": ("12.0%", "\u22123.0 pt"),  # 12% vs 15%
+        "Quick ratio": ("3.00", "+0.50"),  # 3.0 vs 2.5
+    }
+    assert (monthly.period, monthly.previous) == ("April 2026", "March 2026")
+    shown = {tile.label: (tile.value_text("USD"), tile.change_text("USD")) for tile in monthly.tiles}
+    assert shown == {
+        "Active users": ("90", "+40 (+80%)"),  # 90 vs 50
+        "Revenue": ("200 USD", "+100 USD (+100%)"),  # April: March cohort month 1 (60) + April month 0 (140)
+        "Spend": ("1,250 USD", "+250 USD (+25%)"),
+        "New customers": ("0", "\u22125 (\u2212100%)"),
+        "Cost per signup": ("25.00 USD", "+5.00 USD (+25%)"),
+        "CAC per customer": ("n/a", "n/a"),  # no new customer in April
+    }
+
+
+def test_helpers_round_axes() -> None:
+    assert [nice_ceiling(v) for v in (0.8, 1.0, 3.3, 4.2, 13.0, 260.0)] == [1.0, 1.0, 5.0, 5.0, 20.0, 500.0]
+    assert early_outliers([2.0, 2.1, 2.2, 2.0]) == (None, [])  # nothing stands out
+    assert early_outliers([3.0, 2.0, 2.0, 2.0, 30.0, 2.0]) == (None, [])  # a recent spike is never cut
+    # first half [13, 2, 3], second half max 3: 13 cut, axis at nice(3 * 1.1) = 5
+    assert early_outliers([None, 13.0, 2.0, 3.0, 2.5, 2.5, 3.0]) == (5.0, [1])
+
+
+def test_currency_comes_from_growth_currency() -> None:
+    assert load_settings(environ={}).currency == "USD"
+    assert load_settings(environ={"GROWTH_CURRENCY": "eur"}).currency == "EUR"
+
+
+# --- the report of a real pipeline run ---------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +336,18 @@ def report(tmp_path_factory: pytest.TempPathFactory, broker) -> tuple[Settings, 
     run_ingest(settings)
     load_spend(settings, [settings.spend_dir])
     run_build(settings, quiet=True)
+    build_predictive_ltv(settings)
     publish_snapshot(settings)
     return settings, render_report(settings)
 
 
-def test_report_files_and_headline_numbers_equal_the_marts(report: tuple[Settings, Path]) -> None:
+def _visible_text(page: str) -> str:
+    """The page's words: scripts (plotly.js, figure JSON) and tags removed."""
+    page = re.sub(r"<script.*?</script>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_report_files_tiles_and_takeaways(report: tuple[Settings, Path]) -> None:
     settings, path = report
     assert path.parent.parent == settings.report_dir and path.name == "index.html"
     assert (settings.report_dir / "latest" / "index.html").read_text() == path.read_text()
@@ -64,83 +357,329 @@ def test_report_files_and_headline_numbers_equal_the_marts(report: tuple[Setting
         assert (path.parent / "preview.png").stat().st_size > 10_000
     page = path.read_text()
     assert page.count("plotly.js v") <= 2 and len(page) < 6_000_000  # plotly.js embedded once
+    assert page.count('<p class="takeaway">') == len(CHARTS)
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        [(mau, dau, as_of)] = con.execute(
-            "select mau, dau, activity_date from marts.fct_daily_active_users order by activity_date desc limit 1"
+        weeks = con.execute(
+            "select period_start, active_users, quick_ratio from marts.fct_growth_accounting "
+            "where grain = 'week' and period_start in (date '2026-05-11', date '2026-05-18') order by 1"
         ).fetchall()
-        [(users,)] = con.execute("select count(*) from marts.dim_users").fetchall()
-    assert as_of == END
-    assert f"MAU<b>{mau:,}</b>" in page and f"DAU<b>{dau:,}</b>" in page and f"Users<b>{users:,}</b>" in page
-    assert f"MAU {mau:,} on {END}" in page
-    assert page.count('<p class="takeaway">') == len(CHARTS)  # one computed takeaway per chart
+        [(signups_now, signups_before)] = con.execute(
+            "select count(*) filter (where signup_date between date '2026-05-18' and date '2026-05-24'), "
+            "count(*) filter (where signup_date between date '2026-05-11' and date '2026-05-17') from marts.dim_users"
+        ).fetchall()
+        [(spend_april, spend_march)] = con.execute(
+            "select sum(spend) filter (where month = date '2026-04-01'), sum(spend) filter (where month = "
+            "date '2026-03-01') from marts.fct_acquisition where channel <> '(all)'"
+        ).fetchall()
+    (_, active_before, ratio_before), (_, active_now, ratio_now) = weeks
+    text = _visible_text(page)
+    # the week of 25 May is running: the tiles speak of 18-24 May against 11-17 May
+    assert "Week 18\u201324 May 2026 vs 11\u201317 May 2026" in text
+    change = active_now - active_before
+    assert f"Active users {active_now:,} +{change} (+{round(change / active_before * 100)}%)" in text
+    diff = signups_now - signups_before
+    assert f"Signups {signups_now:,} {'+' if diff > 0 else chr(0x2212)}{abs(diff)}" in text
+    assert "April 2026 vs March 2026" in text and f"Spend {spend_april:,.0f} USD" in text
+    assert f"+{spend_april - spend_march:,.0f} USD" in text
+    assert f"quick ratio {ratio_now:.2f} (week before {ratio_before:.2f})" in text
+    # one CAC vocabulary: "CAC" only as LTV:CAC or CAC per customer
+    assert re.findall(r"\S*CAC\S*(?: per customer)?", text)
+    for word in re.findall(r"(\S*CAC)(\s+per customer)?", text):
+        assert word[0].endswith("LTV:CAC") or word[1], word
+    assert "LTV:CAC by channel: LTV per signup ÷ cost per signup" in text
+    # no operations messages in the report
+    for ops in ("skipped", "Chromium", "BROWSER_PATH", "snapshot", "PNG exports"):
+        assert ops not in text
 
 
-def test_without_chromium_the_report_is_written_and_the_pngs_skipped_with_a_note(
-    report: tuple[Settings, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_without_chromium_the_report_is_written_and_the_pngs_skipped_in_the_log_only(
+    report: tuple[Settings, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings, full = report
-    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-such-chromium"))
-    path = render_report(settings, tmp_path / "out")
+    settings, _ = report
+    caplog.set_level(logging.WARNING, logger="analysts.report")
+    path = render_report(replace(settings, browser_path=str(tmp_path / "no-such-chromium")), tmp_path / "out")
     assert path.parent.parent == tmp_path / "out" and not list(path.parent.glob("*.png"))
-    page = path.read_text()
-    assert "PNG exports skipped: no working Chromium" in page
-    assert page.count('<p class="takeaway">') == full.read_text().count('<p class="takeaway">') == len(CHARTS)
-    if CHROMIUM is not None:
-        assert "PNG exports: " in full.read_text()
+    assert "PNG exports skipped" in caplog.text  # the log says it...
+    text = _visible_text(path.read_text())
+    assert "skipped" not in text and "Chromium" not in text and "PNG" not in text  # ...the page does not
+    assert path.read_text().count('<p class="takeaway">') == len(CHARTS)
 
 
-def test_incomplete_periods_are_marked_not_shown_as_drops(report: tuple[Settings, Path]) -> None:
+def test_incomplete_periods_are_left_out_and_named(report: tuple[Settings, Path]) -> None:
     settings, _ = report
     with duckdb.connect(str(settings.published), read_only=True) as con:
         # data ends on Wednesday 2026-05-27: May and the week of 2026-05-25 are still running
         months = acquisition(con)
-        bars = [trace for trace in months.figure.data if trace.type == "bar"]
-        assert bars and all(list(bar.marker.pattern.shape)[-1] == "/" for bar in bars)  # May hatched
-        assert all(set(list(bar.marker.pattern.shape)[:-1]) <= {""} for bar in bars)  # earlier months solid
-        assert "May 2026 so far (month still running, hatched)" in months.takeaway
+        assert all(date(2026, 5, 1) not in _days(trace.x) for trace in months.figure.data)
+        assert "May 2026 still running: left out" in months.note
         weeks = growth_accounting(con)
-        [(open_weeks,)] = con.execute(
-            "select count(*) from marts.fct_growth_accounting where grain = 'week' and not is_complete"
+        [(churned_running, churned_max_complete)] = con.execute(
+            "select max(churned_users) filter (where not is_complete), max(churned_users) filter (where is_complete) "
+            "from marts.fct_growth_accounting where grain = 'week'"
         ).fetchall()
-        hatched = [shape for shape in weeks.figure.data[0].marker.pattern.shape if shape == "/"]
-        assert open_weeks == 1 and len(hatched) == open_weeks
-        assert "Week of 2026-05-18" in weeks.takeaway  # the takeaway speaks of the last complete week
+        assert churned_running > churned_max_complete  # the running week's churn would dominate...
+        assert all(date(2026, 5, 25) not in _days(trace.x) for trace in weeks.figure.data)  # ...it is not drawn
+        assert "Week of 25\u201331 May 2026 still running: left out" in weeks.note
+        assert "Week of 18\u201324 May 2026" in weeks.takeaway  # the takeaway speaks of the last complete week
+        ltv = ltv_curves(con)
+        drawn = {(trace.name[:8], x) for trace in ltv.figure.data for x in trace.x}
+        assert ("May 2026", 0) not in drawn and ("Apr 2026", 1) not in drawn  # May is running
         retention = retention_heatmap(con)
         [(open_cells,)] = con.execute(
             "select count(*) from marts.fct_retention where grain = 'week' and not is_complete "
             "and cohort_start >= date '2026-05-25' - interval 12 week"
         ).fetchall()
-        assert open_cells > 0  # the last cohorts' current week is still running...
-        z = retention.figure.data[0].z
-        blanks = sum(value is None for row in z for value in row)
-        assert blanks >= open_cells  # ...and is left blank, not drawn as a drop to a low rate
+        blanks = sum(value is None for row in retention.figure.data[0].z for value in row)
+        assert open_cells > 0 and blanks >= open_cells  # running weeks blank, not drawn as a drop
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it when run as root)")
-def test_report_renders_in_headless_chromium(report: tuple[Settings, Path], tmp_path: Path) -> None:
-    _, path = report
-    common = [CHROMIUM or "chromium", *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=8000"]
-    dom = subprocess.run(
-        [*common, "--enable-logging=stderr", "--v=0", "--dump-dom", path.as_uri()],
+def test_every_axis_is_titled_with_units_and_money_in_the_currency(report: tuple[Settings, Path]) -> None:
+    settings, _ = report
+    with duckdb.connect(str(settings.published), read_only=True) as con:
+        charts = [build(con, "EUR") for build in CHARTS]
+    assert all(chart.figure is not None for chart in charts)  # the fixture built every mart
+    for chart in charts:
+        assert chart.figure is not None
+        axes = _shown_axes(chart.figure)
+        assert axes, chart.key
+        for name, axis in axes.items():
+            assert _title(axis), (chart.key, name)
+            assert axis.get("tickmode") != "sync", (chart.key, name)  # round ticks of its own
+        assert not any(axis.get("overlaying") for axis in _axes(chart.figure).values()), chart.key
+        for trace in chart.figure.data:
+            if trace.type == "heatmap":
+                assert trace.colorbar.title.text, chart.key
+    by_key = {chart.key: chart for chart in charts}
+    money_axes = {
+        "acquisition": ("yaxis", "yaxis2"),
+        "ltv": ("yaxis",),
+        "economics": ("xaxis",),
+        "predicted_ltv": ("xaxis",),
+    }
+    for key, names in money_axes.items():
+        for name in names:
+            assert "EUR" in _title(_axes(by_key[key].figure)[name]), (key, name)
+    for key in ("active_users", "engagement", "growth_accounting"):  # date axes ticked on Mondays
+        figure = by_key[key].figure
+        assert figure is not None
+        axis = _axes(figure)["xaxis2"]
+        assert date.fromisoformat(axis["tick0"]).weekday() == 0 and axis["dtick"] % WEEK_MS == 0, key
+    assert active_users and engagement  # imported for the keys above
+
+
+# --- in a real headless Chromium ---------------------------------------------------------------
+
+PROBE = """<!doctype html><html><head><meta charset="utf-8"><style>
+body{{margin:0}} iframe{{border:0;display:block;width:{width}px;height:{height}px}}</style></head><body>
+<iframe id="report" src="{src}"></iframe><script>
+document.getElementById("report").addEventListener("load", function () {{ setTimeout(function () {{
+  var doc = document.getElementById("report").contentDocument, probe = document.createElement("pre");
+  probe.id = "probe";
+  probe.textContent = JSON.stringify({{
+    width: doc.defaultView.innerWidth, scrollWidth: doc.documentElement.scrollWidth,
+    height: doc.documentElement.scrollHeight,
+    plots: Array.prototype.map.call(doc.querySelectorAll(".js-plotly-plot"), function (p) {{
+      return {{id: p.id, svg: Number(p.querySelector(".main-svg").getAttribute("width"))}}; }})
+  }});
+  document.body.appendChild(probe);
+}}, 1500); }});
+</script></body></html>"""
+
+
+def _chromium(profile: Path, width: int, height: int, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            CHROMIUM or "chromium",
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=15000",
+            f"--window-size={max(width, 500)},{height}",  # headless windows are at least 500 px wide
+            *args,
+        ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
-    assert dom.returncode == 0
-    assert dom.stdout.count('class="plot-container plotly"') == len(CHARTS)  # every chart was drawn by plotly.js
-    for title in (
-        "Daily, weekly and monthly active users",
-        "Weekly retention by signup cohort",
-        "Weekly growth accounting",
-    ):
-        assert title in dom.stdout
-    assert "Uncaught" not in dom.stderr and "CONSOLE(" not in dom.stderr.replace("CONSOLE(0)", "")
-    shot = tmp_path / "report.png"
-    subprocess.run(
-        [*common, "--window-size=1200,2400", f"--screenshot={shot}", path.as_uri()],
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    # A blank 1200x2400 page compresses to a few kB; drawn charts and heatmaps take far more.
-    assert shot.stat().st_size > 100_000, "the screenshot looks blank"
+
+
+def _probe_and_shoot(path: Path, work: Path, width: int) -> dict[str, Any]:
+    """Load the report in an iframe ``width`` px wide; measure it, then screenshot it whole."""
+    frame = work / f"frame-{width}.html"
+    frame.write_text(PROBE.format(width=width, height=900, src=path.as_uri()))
+    dumped = _chromium(work / f"profile-{width}", width, 900, "--dump-dom", frame.as_uri())
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    match = re.search(r'<pre id="probe">(.*?)</pre>', dumped.stdout, re.S)
+    assert match, "the probe found no report in the frame"
+    probe: dict[str, Any] = json.loads(html.unescape(match.group(1)))
+    frame.write_text(PROBE.format(width=width, height=probe["height"], src=path.as_uri()))
+    shot = ARTIFACTS / f"report-{width}px.png"
+    shot.unlink(missing_ok=True)
+    taken = _chromium(work / f"profile-{width}", width, probe["height"], f"--screenshot={shot}", frame.as_uri())
+    assert taken.returncode == 0 and shot.exists(), taken.stderr[-2000:]
+    probe["screenshot"] = shot
+    return probe
+
+
+@pytest.fixture(scope="module")
+def browser(report: tuple[Settings, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The report as Chromium rendered it: the DOM at desktop width, probes and screenshots at both."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (make test installs it when run as root)")
+    _, path = report
+    work = tmp_path_factory.mktemp("chromium")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    dom = _chromium(work / "profile-dom", DESKTOP, 900, "--enable-logging=stderr", "--v=0", "--dump-dom", path.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    return {
+        "dom": dom.stdout,
+        "stderr": dom.stderr,
+        DESKTOP: _probe_and_shoot(path, work, DESKTOP),
+        PHONE: _probe_and_shoot(path, work, PHONE),
+    }
+
+
+def _sections(dom: str) -> dict[str, str]:
+    parts = re.split(r'<section class="chart" id="', dom)[1:]
+    return {part.split('"', 1)[0]: part.split("</section>", 1)[0] for part in parts}
+
+
+def _svg_text(fragment: str) -> str:
+    """An SVG <text>'s content, its <tspan> lines joined by spaces."""
+    return html.unescape(" ".join(part for part in re.split(r"<[^>]+>", fragment) if part.strip())).strip()
+
+
+def test_rendered_charts_title_every_axis(browser: dict[str, Any]) -> None:
+    dom = browser["dom"]
+    assert "Uncaught" not in browser["stderr"] and "CONSOLE(" not in browser["stderr"].replace("CONSOLE(0)", "")
+    sections = _sections(dom)
+    assert set(sections) == {
+        "active_users",
+        "retention",
+        "growth_accounting",
+        "activation",
+        "funnel",
+        "acquisition",
+        "ltv",
+        "payback",
+        "economics",
+        "predicted_ltv",
+        "engagement",
+    }
+    assert dom.count('class="plot-container plotly"') == len(CHARTS)  # every chart was drawn by plotly.js
+    for key, section in sections.items():
+        ticks: dict[str, list[str]] = {}
+        for axis, label in re.findall(r'<g class="([xy]\d*)tick"><text[^>]*>(.*?)</text>', section, re.S):
+            ticks.setdefault(axis, []).append(_svg_text(label))
+        titles = {
+            axis: _svg_text(text)
+            for axis, text in re.findall(r'<text class="([xy]\d*)title"[^>]*>(.*?)</text>', section, re.S)
+        }
+        assert ticks, key
+        for axis in ticks:  # every axis that shows a scale has a title
+            assert titles.get(axis), (key, axis, titles)
+        for colorbar in re.findall(r'<g class="cbtitle">(.*?)</g>', section, re.S):
+            assert _svg_text(colorbar), key
+        if key in ("acquisition", "ltv", "economics", "predicted_ltv"):
+            assert any("USD" in title for title in titles.values()), (key, titles)
+        if key in ("active_users", "growth_accounting", "activation", "engagement"):
+            [axis] = [axis for axis in ticks if axis.startswith("x")]
+            for label in ticks[axis]:  # "18 May 2026": every date tick is a Monday
+                assert datetime.strptime(label, "%d %b %Y").weekday() == 0, (key, label)
+
+
+PAYBACK_SQL = """
+-- payback per channel recomputed from the warehouse, following metrics.md, without the marts' code:
+-- users' channels and signup dates from dim_users, revenue from the staged track events, the data end
+-- from the staged events, spend from the economics mart.
+with data_end as (select max(event_date) as d from staging.stg_segment__events),
+users as (
+    select user_key, acquisition_channel as channel, signup_date,
+           date_diff('month', date_trunc('month', signup_date), date_trunc('month', (select d from data_end))) - 1
+               as age
+    from marts.dim_users
+),
+members as (select user_key, channel, age from users union all select user_key, '(all)', age from users),
+revenue as (
+    select e.user_key,
+           greatest(0, date_diff('month', date_trunc('month', u.signup_date), date_trunc('month', e.event_date)))
+               as offset_month,
+           sum(s.revenue) as revenue
+    from staging.stg_segment__events s
+    join intermediate.int_conversion_events e using (message_id)
+    join users u using (user_key)
+    where s.event_type = 'track' and s.revenue is not null
+    group by all
+),
+cumulative as (
+    select user_key, k.k as month, sum(revenue) as revenue
+    from revenue join range(0, 60) k(k) on offset_month <= k.k group by all
+),
+ltv as (
+    select m.channel, k.k as month, avg(coalesce(c.revenue, 0)) as ltv_at_month
+    from members m join range(0, 60) k(k) on m.age >= k.k
+    left join cumulative c on c.user_key = m.user_key and c.month = k.k
+    group by all
+),
+channels as (
+    select e.channel, e.spend, (select count(*) from members where members.channel = e.channel) as signups,
+           (select max(age) + 1 from members where members.channel = e.channel) as observed
+    from marts.fct_channel_economics e
+)
+select channel, signups, spend / nullif(signups, 0) as cost_per_signup, observed,
+       (select min(month) + 1 from ltv
+        where ltv.channel = channels.channel and ltv_at_month >= spend / nullif(signups, 0)) as payback
+from channels
+"""
+
+
+def test_rendered_payback_values_match_payback_recomputed_from_the_warehouse(
+    report: tuple[Settings, Path], browser: dict[str, Any]
+) -> None:
+    settings, _ = report
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        rows = con.execute(PAYBACK_SQL).fetchall()
+        mart = dict(con.execute("select channel, payback_months from marts.fct_channel_economics").fetchall())
+    expected = {}
+    for channel, signups, cost, observed, months in rows:
+        if not signups:
+            label = "no signups"
+        elif cost == 0:
+            label = "0 months (no spend)"
+            months = 0
+        elif months is not None:
+            label = f"{months} month" + ("" if months == 1 else "s")
+        else:
+            label = f"not paid back ({observed} month{'' if observed == 1 else 's'} observed)"
+        assert mart[channel] == months, channel  # the mart agrees with the recomputation
+        expected["all channels" if channel == "(all)" else channel] = label
+    assert "not paid back" in " ".join(expected.values()) and any(v[0].isdigit() for v in expected.values())
+    section = _sections(browser["dom"])["payback"]
+    ticks = {
+        _svg_text(text): float(y)
+        for y, text in re.findall(r'<g class="ytick"><text[^>]*translate\(0,([-\d.]+)\)[^>]*>(.*?)</text>', section)
+    }
+    labels = [
+        (float(y), _svg_text(text))
+        for y, text in re.findall(
+            r'<text class="bartext[^"]*"[^>]*translate\([-\d.]+,([-\d.]+)\)[^>]*>(.*?)</text>', section
+        )
+    ]
+    assert len(labels) == len(ticks) == len(expected)
+    # tick labels sit in the figure's frame, bar labels in the plot area's: shift by the plot's top
+    [top] = re.findall(r'<g class="xy" transform="translate\([-\d.]+,([-\d.]+)\)"', section)
+    shown = {min(ticks, key=lambda channel: abs(ticks[channel] - y - float(top))): label for y, label in labels}
+    assert shown == expected
+
+
+def test_readable_at_phone_width_and_screenshots_written(browser: dict[str, Any]) -> None:
+    phone, desktop = browser[PHONE], browser[DESKTOP]
+    assert phone["width"] == PHONE
+    assert phone["scrollWidth"] <= PHONE  # nothing sticks out sideways
+    assert len(phone["plots"]) == len(CHARTS)
+    for plot in phone["plots"]:
+        assert 300 <= plot["svg"] <= PHONE - 16, plot  # each chart fits inside the page's padding
+    for plot in desktop["plots"]:
+        assert plot["svg"] > 900, plot  # and uses the room a desktop gives
+    for probe in (phone, desktop):
+        # A blank page of this size compresses to a few kB; drawn charts and tiles take far more.
+        assert probe["screenshot"].stat().st_size > 150_000, f"{probe['screenshot']} looks blank"

@@ -18,23 +18,39 @@ import duckdb
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from analysts.report.charts import CHARTS, Chart
+from analysts.report.charts import CHARTS
+from analysts.report.style import Chart, wrap
+from analysts.report.tiles import headline_tiles, tiles_html
 from warehouse.errors import GrowthError
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:12px}
-h1{font-size:1.6rem} .chart{margin:28px 0;border-top:1px solid #eee;padding-top:8px;overflow:hidden}
-@media (max-width:600px){h2{font-size:1.15rem} .takeaway{font-size:.95rem} body{padding:6px}}
-.takeaway{font-size:1.05rem;font-weight:600;margin:4px 0 0} .meta{color:#666;font-size:.9rem}
-.headline{display:flex;flex-wrap:wrap;gap:12px} .kpi{background:#f5f7fa;border-radius:8px;padding:10px 14px}
-.kpi b{display:block;font-size:1.3rem}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:12px;
+color:#222;line-height:1.4}
+h1{font-size:1.6rem;margin:.4em 0} h2{font-size:1.25rem;margin:.2em 0}
+.chart{margin:28px 0;border-top:1px solid #eee;padding-top:8px}
+.chart .plotly-graph-div{width:100%!important;max-width:100%}
+.takeaway{font-size:1.05rem;font-weight:600;margin:4px 0} .note,.meta{color:#555;font-size:.9rem;margin:4px 0}
+.png{font-size:.85rem;margin:2px 0} .png a{color:#555}
+.tiles{margin:12px 0} .period{font-size:1.05rem} .versus{color:#666;font-weight:400;font-size:.9rem}
+.headline{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px}
+.kpi{background:#f5f7fa;border-radius:8px;padding:8px 12px;min-width:0}
+.kpi .label{display:block;color:#444;font-size:.9rem} .kpi b{display:block;font-size:1.3rem;overflow-wrap:anywhere}
+.kpi .change{display:block;color:#555;font-size:.85rem}
+@media (max-width:600px){body{padding:8px} h1{font-size:1.3rem} h2{font-size:1.1rem} .takeaway{font-size:.95rem}
+.headline{grid-template-columns:repeat(2,minmax(0,1fr))} .kpi b{font-size:1.1rem}}
 """
+PLOTLY_CONFIG = {"responsive": True, "displaylogo": False, "displayModeBar": False}
+PNG_WIDTH = 1000
 
 
 def headline_numbers(con: duckdb.DuckDBPyConnection) -> dict[str, float | int | str | None]:
-    """The numbers at the top of the report, read straight from the marts."""
+    """Snapshot-wide numbers as of the data end, read straight from the marts.
+
+    For the Dagster materialization metadata and the demo's summary; the page's own tiles
+    (periods and changes) come from :func:`analysts.report.tiles.headline_tiles`.
+    """
     latest = con.execute(
         "select activity_date, dau, wau, mau, stickiness from marts.fct_daily_active_users "
         "order by activity_date desc limit 1"
@@ -55,34 +71,52 @@ def headline_numbers(con: duckdb.DuckDBPyConnection) -> dict[str, float | int | 
     }
 
 
-def _section(chart: Chart, first: bool) -> str:
-    # The section's <h2> carries the title; the PNG exports keep the figure's own title.
-    figure = go.Figure(chart.figure).update_layout(title=None, margin_t=40)
-    body = pio.to_html(
-        figure,
-        full_html=False,
-        include_plotlyjs=first,
-        config={"responsive": True, "displaylogo": False},
-        div_id=f"chart-{chart.key}",
+def _html_figure(chart: Chart) -> go.Figure:
+    """The figure as the page shows it: the section's <h2> carries the title, the legend leads."""
+    assert chart.figure is not None
+    return go.Figure(chart.figure).update_layout(title=None)
+
+
+def png_figure(chart: Chart) -> go.Figure:
+    """The figure as exported: its title, with the takeaway and the note as subtitle lines."""
+    assert chart.figure is not None
+    subtitle = "<br>".join(line for line in (wrap(chart.takeaway, 150), wrap(chart.note, 160)) if line)
+    lines = subtitle.count("<br>") + 1 if subtitle else 0
+    extra = 34 + 17 * lines  # the title and its subtitle lines, above the legend
+    layout = chart.figure.layout
+    return go.Figure(chart.figure).update_layout(
+        title={
+            "text": f"<b>{html.escape(chart.title)}</b>",
+            "subtitle": {"text": subtitle, "font": {"size": 12, "color": "#555"}},
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 0.99,
+            "yanchor": "top",
+            "yref": "container",
+        },
+        margin={"t": (layout.margin.t or 40) + extra},
+        height=(layout.height or 420) + extra,
     )
+
+
+def _section(chart: Chart, first: bool, exported: bool) -> str:
+    note = f'<p class="note">{html.escape(chart.note)}</p>' if chart.note else ""
+    body = ""
+    if chart.figure is not None:
+        body = pio.to_html(
+            _html_figure(chart),
+            full_html=False,
+            include_plotlyjs=first,
+            config=PLOTLY_CONFIG,
+            default_width="100%",
+            div_id=f"chart-{chart.key}",
+        )
+        if exported:
+            body += f'<p class="png"><a href="{chart.key}.png">PNG</a></p>'
     return (
         f'<section class="chart" id="{chart.key}"><h2>{html.escape(chart.title)}</h2>'
-        f'<p class="takeaway">{html.escape(chart.takeaway)}</p>{body}</section>'
+        f'<p class="takeaway">{html.escape(chart.takeaway)}</p>{note}{body}</section>'
     )
-
-
-def _kpis(numbers: dict[str, float | int | str | None]) -> str:
-    stickiness = numbers["stickiness"]
-    items = [
-        ("MAU", f"{numbers['mau']:,}"),
-        ("WAU", f"{numbers['wau']:,}"),
-        ("DAU", f"{numbers['dau']:,}"),
-        ("Stickiness", f"{stickiness:.0%}" if isinstance(stickiness, float) else "n/a"),
-        ("Users", f"{numbers['users']:,}"),
-        ("Customers", f"{numbers['customers']:,}"),
-        ("Revenue", f"{numbers['revenue']:,.2f}"),
-    ]
-    return '<div class="headline">' + "".join(f'<div class="kpi">{k}<b>{v}</b></div>' for k, v in items) + "</div>"
 
 
 def render_report(settings: Settings, out_dir: Path | None = None, *, weekly: bool = False) -> Path:
@@ -90,33 +124,33 @@ def render_report(settings: Settings, out_dir: Path | None = None, *, weekly: bo
 
     The report goes to ``<out>/<date>/index.html`` (``<date>-weekly`` for the weekly run),
     is copied to ``<out>/latest/``, and ``<out>/index.html`` lists every past report.
+    Operational trouble (no Chromium for the PNG exports) goes to the log, never the page.
     """
     snapshot = settings.published
     if not snapshot.exists():
         raise GrowthError(f"no analyst snapshot at {snapshot}: run `growth build` and `growth publish` first")
     root = out_dir or settings.report_dir
+    currency = settings.currency
     generated = datetime.now(UTC)
     name = "Weekly growth report" if weekly else "Growth report"
     with duckdb.connect(str(snapshot), read_only=True) as con:
         numbers = headline_numbers(con)
-        charts = [build(con) for build in CHARTS]
-    sections = "".join(_section(chart, index == 0) for index, chart in enumerate(charts))
+        tiles = headline_tiles(con)
+        charts = [build(con, currency) for build in CHARTS]
     folder = root / (generated.strftime("%Y-%m-%d") + ("-weekly" if weekly else ""))
     folder.mkdir(parents=True, exist_ok=True)
     exported = _export_pngs(charts, folder, settings.browser_path)
-    png_note = (
-        "PNG exports: " + ", ".join(f'<a href="{chart.key}.png">{html.escape(chart.key)}</a>' for chart in charts)
-        if exported
-        else "PNG exports skipped: no working Chromium (install Debian's chromium, or set BROWSER_PATH)."
-    )
+    drawn = [chart for chart in charts if chart.figure is not None]
+    sections = "".join(_section(chart, bool(drawn) and chart is drawn[0], exported) for chart in charts)
+    as_of = numbers["as_of"]
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{name} {numbers['as_of'] or ''}</title><style>{STYLE}</style></head><body>"
+        f"<title>{name} {as_of or ''}</title><style>{STYLE}</style></head><body>"
         f"<h1>{name}</h1>"
-        f'<p class="meta">Data up to {numbers["as_of"] or "n/a"}; generated '
-        f"{generated:%Y-%m-%d %H:%M} UTC from the analyst snapshot. Hatched bars and open markers are "
-        f'incomplete periods.</p>{_kpis(numbers)}{sections}<p class="meta">{png_note}</p></body></html>'
+        f'<p class="meta">Data up to {as_of or "n/a"} \u00b7 money in {html.escape(currency)} \u00b7 '
+        f"generated {generated:%Y-%m-%d %H:%M} UTC. Weeks run Monday to Sunday; periods still running are "
+        f"left out of the charts and named under them.</p>{tiles_html(tiles, currency)}{sections}</body></html>"
     )
     path = folder / "index.html"
     path.write_text(page, encoding="utf-8")
@@ -131,23 +165,29 @@ def _export_pngs(charts: list[Chart], folder: Path, browser_path: str | None) ->
     """PNG copies of the charts (and preview.png) via kaleido when a Chromium is available."""
     for stale in folder.glob("*.png"):
         stale.unlink()
+    drawn = [chart for chart in charts if chart.figure is not None]
     browser = browser_path or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not drawn:
+        return False
     if browser is None or not Path(browser).exists():
-        log.info("no Chromium found: PNG exports skipped (install Debian's chromium to get them)")
+        log.warning("no Chromium found: PNG exports skipped (install Debian's chromium, or set BROWSER_PATH)")
         return False
     os.environ["BROWSER_PATH"] = browser  # kaleido finds its browser only through the environment
+    figures = [png_figure(chart) for chart in drawn]
     try:
         # One browser session for every image: starting Chromium per chart costs seconds each.
         pio.write_images(
-            [chart.figure for chart in charts],
-            [folder / f"{chart.key}.png" for chart in charts],
-            width=1000,
-            height=500,
+            figures,
+            [folder / f"{chart.key}.png" for chart in drawn],
+            width=PNG_WIDTH,
+            height=[int(figure.layout.height) for figure in figures],
         )
     except Exception as exc:  # kaleido/Chromium trouble must not lose the HTML report
         log.warning("PNG export skipped: %s", exc)
+        for partial in folder.glob("*.png"):
+            partial.unlink()
         return False
-    shutil.copy(folder / f"{charts[0].key}.png", folder / "preview.png")
+    shutil.copy(folder / f"{drawn[0].key}.png", folder / "preview.png")
     return True
 
 

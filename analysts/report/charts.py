@@ -1,137 +1,156 @@
 """The report's charts: each reads marts from the analyst snapshot and returns a Chart.
 
-Charts only display what the marts define (metrics.md); the one-line takeaways compare
-numbers the marts already hold. Incomplete periods (``is_complete = false``) are drawn
-hatched and labelled, never as a silent drop.
+Charts only display what the marts define (metrics.md) and the takeaways compare numbers the
+marts hold: a change on the previous complete period, or one channel against the others.
+Incomplete periods (``is_complete = false``) are left out of the marks, never drawn as a bar
+or point that could be read against complete ones, and each chart's note names them with
+their values so far. Money is labelled with the report's currency (``Settings.currency``).
+
+CAC vocabulary (metrics.md): *cost per signup* = spend / signups; *CAC per customer* =
+spend / new customers; *LTV:CAC* = LTV / cost per signup, always shown with that denominator.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 import plotly.graph_objects as go
 import polars as pl
+from plotly.subplots import make_subplots
 
-SECONDARY_AXIS = {"overlaying": "y", "side": "right"}
+from analysts.report.economics import channel_economics, payback, predicted_ltv
+from analysts.report.style import (
+    ALL_COLOR,
+    Chart,
+    channel_colors,
+    day,
+    early_outliers,
+    layout,
+    monday_axis,
+    money,
+    month_axis,
+    pct,
+    relative,
+    week,
+)
 
-
-@dataclass(frozen=True)
-class Chart:
-    key: str
-    title: str
-    takeaway: str
-    figure: go.Figure
+Builder = Callable[[duckdb.DuckDBPyConnection, str], Chart]
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
     return con.sql(sql).pl()
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
+def _change(value: float | int, previous: float | int, decimals: int = 0) -> str:
+    """``up 28 (+30%)``, ``down 3`` with a relative change, or ``unchanged``."""
+    if value == previous:
+        return "unchanged"
+    rel = relative(float(value), float(previous))
+    amount = f"{abs(value - previous):,.{decimals}f}"
+    return f"{'up' if value > previous else 'down'} {amount}" + (f" ({rel})" if rel else "")
 
 
-def _layout(fig: go.Figure, title: str, **kwargs: object) -> go.Figure:
-    layout: dict[str, object] = {
-        "title": title,
-        "template": "plotly_white",
-        "margin": {"l": 40, "r": 20, "t": 60, "b": 40},
-        "legend": {"orientation": "h", "y": -0.2},
-        "height": 420,
-    }
-    fig.update_layout(**(layout | kwargs))
-    return fig
+def _points(value: float | None, previous: float | None) -> str:
+    """A change of a rate in percentage points: ``up 6 points``."""
+    if value is None or previous is None:
+        return "n/a"
+    diff = round((value - previous) * 100)
+    return "unchanged" if diff == 0 else f"{'up' if diff > 0 else 'down'} {abs(diff)} points"
 
 
-def _best_and_worst(df: pl.DataFrame, column: str, label: str) -> str | None:
-    """'Best <label> X (..), worst Y (..)' over the real channels, or None when none has a value."""
-    ranked = df.filter(pl.col(column).is_not_null() & (pl.col("channel") != "(all)")).sort(column)
-    if not ranked.height:
-        return None
-    return (
-        f"Best {label} {ranked['channel'][-1]} ({ranked[column][-1]:.1f}), "
-        f"worst {ranked['channel'][0]} ({ranked[column][0]:.1f})."
-    )
-
-
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
-ALL_COLOR = "#555555"
-
-
-def channel_colors(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """One color per channel (users' or spend's, as the economics mart lists them), the same in every chart."""
-    rows = con.execute(
-        "select channel from marts.fct_channel_economics where channel <> '(all)' order by channel"
-    ).fetchall()
-    return {"(all)": ALL_COLOR} | {row[0]: PALETTE[index % len(PALETTE)] for index, row in enumerate(rows)}
-
-
-def active_users(con: duckdb.DuckDBPyConnection) -> Chart:
+def active_users(con: duckdb.DuckDBPyConnection, currency: str = "USD") -> Chart:
     df = _frame(con, "select * from marts.fct_daily_active_users order by activity_date")
-    fig = go.Figure()
-    for column, name in (("dau", "DAU"), ("wau", "WAU"), ("mau", "MAU")):
-        fig.add_scatter(x=df["activity_date"], y=df[column], name=name, mode="lines")
-    fig.add_scatter(x=df["activity_date"], y=df["stickiness"], name="stickiness (DAU/MAU)", yaxis="y2", mode="lines")
-    if df.height > 29:
-        fig.add_vrect(
-            x0=df["activity_date"][0],
-            x1=df["activity_date"][29],
-            fillcolor="#999",
-            opacity=0.12,
-            line_width=0,
-            annotation_text="MAU window filling",
-            annotation_position="top left",
-        )
-    last = df.row(-1, named=True) if df.height else None
-    takeaway = (
-        f"MAU {last['mau']:,} on {last['activity_date']}; DAU {last['dau']:,}; stickiness {_pct(last['stickiness'])}"
-        if last
-        else "No activity yet."
-    )
     title = "Daily, weekly and monthly active users"
-    return Chart(
-        "active_users",
-        title,
-        takeaway,
-        _layout(fig, title, yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%"}),
+    if not df.height:
+        return Chart("active_users", title, "No activity yet.", None)
+    first, last = df["activity_date"][0], df["activity_date"][-1]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.06)
+    for column, name in (("dau", "DAU"), ("wau", "WAU (7 days)"), ("mau", "MAU (30 days)")):
+        fig.add_scatter(x=df["activity_date"], y=df[column], name=name, mode="lines", row=1, col=1)
+    # DAU/MAU is meaningless while the 30-day window is still filling (MAU ≈ DAU on day one).
+    full = df.slice(29) if df.height > 29 else df
+    fig.add_scatter(
+        x=full["activity_date"],
+        y=full["stickiness"],
+        name="stickiness (DAU ÷ MAU)",
+        mode="lines",
+        line_color="#555",
+        row=2,
+        col=1,
     )
+    note = ""
+    if df.height > 29:
+        fig.add_vrect(x0=first, x1=df["activity_date"][29], fillcolor="#999", opacity=0.12, line_width=0, row=1, col=1)
+        note = (
+            f"Shaded: the first 30 days of data, while the MAU window fills; stickiness starts "
+            f"on {day(df['activity_date'][29])}."
+        )
+    fig.update_yaxes(title_text="users", rangemode="tozero", tickformat=",d", row=1, col=1)
+    fig.update_yaxes(title_text="DAU ÷ MAU (%)", rangemode="tozero", tickformat=".0%", row=2, col=1)
+    fig.update_xaxes(**monday_axis(first, last, "date (ticks on Mondays)"), row=2, col=1)
+    fig.update_xaxes(showticklabels=False, row=1, col=1)
+    latest = df.row(-1, named=True)
+    before = df.filter(pl.col("activity_date") == latest["activity_date"] - pl.duration(days=7))
+    if before.height:
+        prior = before.row(0, named=True)
+        takeaway = (
+            f"MAU {latest['mau']:,} on {day(latest['activity_date'])}, {_change(latest['mau'], prior['mau'])} "
+            f"on {day(prior['activity_date'])}; stickiness {pct(latest['stickiness'])} vs "
+            f"{pct(prior['stickiness'])}."
+        )
+    else:
+        takeaway = f"MAU {latest['mau']:,} on {day(latest['activity_date'])}; less than a week of history to compare."
+    return Chart("active_users", title, takeaway, layout(fig, title, height=460), note)
 
 
-def retention_heatmap(con: duckdb.DuckDBPyConnection) -> Chart:
+def retention_heatmap(con: duckdb.DuckDBPyConnection, currency: str = "USD") -> Chart:
     df = _frame(
         con,
         "select * from marts.fct_retention where grain = 'week' and cohort_start >= "
         "(select max(cohort_start) from marts.fct_retention where grain = 'week') - interval 12 week "
         "order by cohort_start, period_number",
     )
+    title = "Weekly retention by signup cohort"
+    if not df.height:
+        return Chart("retention", title, "No signups yet.", None)
     cohorts = sorted(df["cohort_start"].unique().to_list())
     periods = sorted(df["period_number"].unique().to_list())
+    lookup = {(r["cohort_start"], r["period_number"]): r for r in df.iter_rows(named=True)}
 
     def matrix(column: str) -> list[list[float | None]]:
-        lookup = {(r["cohort_start"], r["period_number"]): r for r in df.iter_rows(named=True)}
         return [
-            [
-                (lookup[(c, p)][column] if lookup[(c, p)]["is_complete"] else None) if (c, p) in lookup else None
-                for p in periods
-            ]
+            [lookup[(c, p)][column] if (c, p) in lookup and lookup[(c, p)]["is_complete"] else None for p in periods]
             for c in cohorts
         ]
 
-    labels = [f"{c} (n={df.filter(pl.col('cohort_start') == c)['cohort_size'][0]})" for c in cohorts]
+    sizes = {c: lookup[(c, 0)]["cohort_size"] for c in cohorts if (c, 0) in lookup}
+    labels = [f"{c.day} {c:%b} ({sizes.get(c, 0)})" for c in cohorts]
     fig = go.Figure()
     for column, visible in (("retention_rate", True), ("unbounded_retention_rate", False)):
         fig.add_heatmap(
             z=matrix(column),
-            x=[f"week {p}" for p in periods],
+            x=[str(p) for p in periods],
             y=labels,
             colorscale="Blues",
             zmin=0,
             zmax=1,
             visible=visible,
             texttemplate="%{z:.0%}",
-            hovertemplate="%{y}<br>%{x}: %{z:.1%}<extra></extra>",
+            hovertemplate="cohort %{y}<br>week %{x}: %{z:.1%}<extra></extra>",
+            colorbar={
+                "title": {"text": "retained (% of cohort)", "side": "top"},
+                "tickformat": ".0%",
+                "orientation": "h",
+                "thickness": 10,
+                "len": 0.6,
+                "x": 0,
+                "xanchor": "left",
+                "y": -0.2,
+                "yanchor": "top",
+            },
         )
     fig.update_layout(
         updatemenus=[
@@ -139,35 +158,51 @@ def retention_heatmap(con: duckdb.DuckDBPyConnection) -> Chart:
                 "type": "buttons",
                 "direction": "right",
                 "x": 0,
-                "y": 1.12,
+                "xanchor": "left",
+                "y": 1.02,
+                "yanchor": "bottom",
                 "buttons": [
-                    {"label": "retained on week n", "method": "update", "args": [{"visible": [True, False]}]},
-                    {"label": "on or after week n", "method": "update", "args": [{"visible": [False, True]}]},
+                    {"label": "in week n", "method": "update", "args": [{"visible": [True, False]}]},
+                    {"label": "in week n or later", "method": "update", "args": [{"visible": [False, True]}]},
                 ],
             }
         ],
-        yaxis={"autorange": "reversed"},
     )
+    fig.update_xaxes(title_text="weeks since signup (0 = signup week)", type="category")
+    fig.update_yaxes(title_text="signup week, Monday (users)", autorange="reversed", type="category")
     week1 = df.filter((pl.col("period_number") == 1) & pl.col("is_complete")).sort("cohort_start")
     if week1.height:
         latest = week1.row(-1, named=True)
-        average = week1.tail(5).head(4)["retention_rate"].mean() if week1.height > 1 else None
+        earlier = week1.head(week1.height - 1).tail(4)["retention_rate"].to_list()
+        average = sum(earlier) / len(earlier) if earlier else None
         diff = (
-            f", {'up' if latest['retention_rate'] >= average else 'down'} "
-            f"{abs(latest['retention_rate'] - average) * 100:.0f} points on the previous 4-cohort average"
-            if isinstance(average, float)
+            f", {_points(latest['retention_rate'], average)} on the average of the {len(earlier)} cohorts before "
+            f"({pct(average)})"
+            if average is not None
             else ""
         )
-        takeaway = f"Week-1 retention {_pct(latest['retention_rate'])} for the {latest['cohort_start']} cohort{diff}."
+        takeaway = (
+            f"Week-1 retention {pct(latest['retention_rate'])} for the cohort of {day(latest['cohort_start'])}{diff}."
+        )
     else:
         takeaway = "No cohort has completed its first week yet."
-    title = "Weekly retention by signup cohort (incomplete weeks left blank)"
-    return Chart("retention", title, takeaway, _layout(fig, title, height=520))
+    note = "Blank cells: weeks not over yet. Cell = share of the cohort active in that week after signup."
+    return Chart("retention", title, takeaway, layout(fig, title, height=520), note)
 
 
-def growth_accounting(con: duckdb.DuckDBPyConnection) -> Chart:
+def growth_accounting(con: duckdb.DuckDBPyConnection, currency: str = "USD") -> Chart:
     df = _frame(con, "select * from marts.fct_growth_accounting where grain = 'week' order by period_start")
-    fig = go.Figure()
+    title = "Weekly growth accounting: new, retained, resurrected and churned users"
+    complete = df.filter(pl.col("is_complete"))
+    running = df.filter(~pl.col("is_complete"))
+    notes = [
+        f"Week of {week(row['period_start'])} still running: left out ({row['active_users']:,} active so far; "
+        "its churn is only known once it ends)."
+        for row in running.iter_rows(named=True)
+    ]
+    if not complete.height:
+        return Chart("growth_accounting", title, "No complete week yet.", None, " ".join(notes))
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.66, 0.34], vertical_spacing=0.06)
     colors = {
         "new_users": "#2b8cbe",
         "retained_users": "#a6bddb",
@@ -177,96 +212,155 @@ def growth_accounting(con: duckdb.DuckDBPyConnection) -> Chart:
     for column, color in colors.items():
         sign = -1 if column == "churned_users" else 1
         fig.add_bar(
-            x=df["period_start"],
-            y=df[column] * sign,
+            x=complete["period_start"],
+            y=complete[column] * sign,
             name=column.replace("_users", ""),
             marker_color=color,
-            marker_pattern_shape=["" if c else "/" for c in df["is_complete"]],
+            customdata=complete[column],
+            hovertemplate=f"{column.replace('_users', '')} %{{customdata:,}}<extra>week of %{{x}}</extra>",
+            row=1,
+            col=1,
         )
-    complete = df.filter(pl.col("is_complete"))
+    ratios = complete["quick_ratio"].to_list()
+    top, cut = early_outliers(ratios)
     fig.add_scatter(
-        x=complete["period_start"], y=complete["quick_ratio"], name="quick ratio", yaxis="y2", mode="lines+markers"
+        x=complete["period_start"],
+        y=[None if index in cut else value for index, value in enumerate(ratios)],
+        name="quick ratio",
+        mode="lines+markers",
+        line_color="#ff7f0e",
+        hovertemplate="quick ratio %{y:.2f}<extra>week of %{x}</extra>",
+        row=2,
+        col=1,
     )
-    running = pl.concat([complete.tail(1), df.filter(~pl.col("is_complete"))])
-    if running.height > complete.tail(1).height:  # the running week: dotted, open marker, never a solid drop
+    fig.add_hline(y=1, line_dash="dot", line_color="#888", row=2, col=1)
+    if top is not None:
+        starts = complete["period_start"].to_list()
         fig.add_scatter(
-            x=running["period_start"],
-            y=running["quick_ratio"],
-            name="quick ratio (week running)",
-            yaxis="y2",
-            mode="lines+markers",
-            line={"dash": "dot", "color": "#ff7f0e"},
-            marker={"symbol": ["circle"] + ["circle-open"] * (running.height - 1), "color": "#ff7f0e"},
+            x=[starts[index] for index in cut],
+            y=[top] * len(cut),
+            name="quick ratio above the axis",
+            mode="markers+text",
+            marker={"symbol": "triangle-up", "size": 11, "color": "#ff7f0e"},
+            text=[f"{ratios[index]:.1f}" for index in cut],
+            textposition="middle right",
+            cliponaxis=False,
+            showlegend=False,
+            row=2,
+            col=1,
         )
-    takeaway = (
-        f"Week of {complete['period_start'][-1]}: quick ratio {complete['quick_ratio'][-1] or 0:.2f}, "
-        f"{complete['new_users'][-1]:,} new, {complete['resurrected_users'][-1]:,} resurrected, "
-        f"{complete['churned_users'][-1]:,} churned (hatched bars are incomplete weeks)."
-        if complete.height
-        else "No complete week yet."
-    )
-    title = "Weekly growth accounting (hatched: week still running)"
+        fig.update_yaxes(range=[0, top], row=2, col=1)
+        cuts = ", ".join(f"{day(starts[index])}: {ratios[index]:.1f}" for index in cut)
+        notes.append(f"Quick-ratio axis cut at {top:g} so early weeks with few users do not flatten the rest ({cuts}).")
+    else:
+        fig.update_yaxes(rangemode="tozero", row=2, col=1)
+    fig.update_yaxes(title_text="users per week<br>(churned below 0)", tickformat=",d", row=1, col=1)
+    fig.update_yaxes(title_text="quick ratio", row=2, col=1)
+    notes.insert(0, "Quick ratio = (new + resurrected) ÷ churned; above the dotted line at 1 the active base grows.")
+    first, last = complete["period_start"][0], complete["period_start"][-1]
+    fig.update_xaxes(**monday_axis(first, last, "week (bars and ticks on its Monday)"), row=2, col=1)
+    fig.update_xaxes(showticklabels=False, row=1, col=1)
+    latest = complete.row(-1, named=True)
+    ratio = latest["quick_ratio"]
+    ratio_text = "n/a (no churn)" if ratio is None else f"{ratio:.2f}"
+    if complete.height > 1:
+        prior = complete.row(-2, named=True)
+        prior_ratio = prior["quick_ratio"]
+        compare = "n/a" if prior_ratio is None else f"{prior_ratio:.2f}"
+        takeaway = (
+            f"Week of {week(latest['period_start'])}: quick ratio {ratio_text} (week before {compare}); "
+            f"active users {_change(latest['active_users'], prior['active_users'])}, with "
+            f"{latest['new_users'] + latest['resurrected_users']:,} new or resurrected against "
+            f"{latest['churned_users']:,} churned."
+        )
+    else:
+        takeaway = f"Week of {week(latest['period_start'])}: quick ratio {ratio_text}; the first complete week."
     return Chart(
-        "growth_accounting",
-        title,
-        takeaway,
-        _layout(
-            fig, title, barmode="relative", yaxis2=SECONDARY_AXIS | {"title": "quick ratio", "rangemode": "tozero"}
-        ),
+        "growth_accounting", title, takeaway, layout(fig, title, height=480, barmode="relative"), " ".join(notes)
     )
 
 
-def activation(con: duckdb.DuckDBPyConnection) -> Chart:
+def activation(con: duckdb.DuckDBPyConnection, currency: str = "USD") -> Chart:
     df = _frame(con, "select * from marts.fct_activation where grain = 'week' order by cohort_start")
+    title = "Activation rate by weekly signup cohort"
+    complete = df.filter(pl.col("is_complete"))
+    running = df.filter(~pl.col("is_complete"))
+    note = " ".join(
+        f"Cohort of {day(row['cohort_start'])} still inside its activation window: left out "
+        f"({pct(row['activation_rate'])} of {row['signups']:,} so far)."
+        for row in running.iter_rows(named=True)
+    )
+    if not complete.height:
+        return Chart("activation", title, "No cohort is past its activation window yet.", None, note)
     fig = go.Figure()
     fig.add_bar(
-        x=df["cohort_start"],
-        y=df["activation_rate"],
+        x=complete["cohort_start"],
+        y=complete["activation_rate"],
         name="activation rate",
-        marker_pattern_shape=["" if c else "/" for c in df["is_complete"]],
-        text=[_pct(v) for v in df["activation_rate"]],
+        text=[pct(v) for v in complete["activation_rate"]],
+        customdata=complete.select("activated_users", "signups").rows(),
+        hovertemplate="%{customdata[0]} of %{customdata[1]} signups activated<extra>week of %{x}</extra>",
     )
-    complete = df.filter(pl.col("is_complete"))
-    takeaway = (
-        f"{_pct(complete['activation_rate'][-1])} of the {complete['cohort_start'][-1]} cohort activated; "
-        f"median {complete['median_hours_to_activate'][-1] or 0:.0f} h to activate."
-        if complete.height
-        else "No cohort is past its activation window yet."
-    )
-    title = "Activation rate by weekly signup cohort (hatched: window still open)"
-    return Chart("activation", title, takeaway, _layout(fig, title, yaxis={"tickformat": ".0%"}))
+    first, last = complete["cohort_start"][0], complete["cohort_start"][-1]
+    fig.update_xaxes(**monday_axis(first, last, "signup week (bars and ticks on its Monday)"))
+    fig.update_yaxes(title_text="activated (% of signups)", tickformat=".0%", rangemode="tozero")
+    latest = complete.row(-1, named=True)
+    hours = latest["median_hours_to_activate"]
+    median = f"; median {hours:.0f} h to activate" if hours is not None else ""
+    if complete.height > 1:
+        prior = complete.row(-2, named=True)
+        takeaway = (
+            f"{pct(latest['activation_rate'])} of the {day(latest['cohort_start'])} cohort activated, "
+            f"{_points(latest['activation_rate'], prior['activation_rate'])} on the cohort before "
+            f"({pct(prior['activation_rate'])}){median}."
+        )
+    else:
+        takeaway = f"{pct(latest['activation_rate'])} of the {day(latest['cohort_start'])} cohort activated{median}."
+    return Chart("activation", title, takeaway, layout(fig, title, showlegend=False), note)
 
 
-def funnel(con: duckdb.DuckDBPyConnection) -> Chart:
+def funnel(con: duckdb.DuckDBPyConnection, currency: str = "USD") -> Chart:
     df = _frame(
         con,
         "select acquisition_channel, step_number, any_value(step_event) as step_event, sum(users) as users "
         "from marts.fct_funnel group by 1, 2 order by 1, 2",
     )
+    title = "Funnel by channel: users reaching each step, all signup weeks"
+    if not df.height:
+        return Chart("funnel", title, "No funnel entries yet.", None)
     fig = go.Figure()
-    colors = channel_colors(con)
-    for channel in df["acquisition_channel"].unique().sort().to_list():
+    channels = df["acquisition_channel"].unique().sort().to_list()
+    colors = channel_colors(channels)
+    shares: dict[str, float] = {}
+    for channel in channels:
         part = df.filter(pl.col("acquisition_channel") == channel)
         first = part["users"][0]
+        if first:
+            shares[channel] = part["users"][-1] / first
         fig.add_bar(
             x=part["step_event"].to_list(),
             y=part["users"].to_list(),
-            name=channel,
+            name="all channels" if channel == "(all)" else channel,
             marker_color=colors.get(channel, ALL_COLOR),
             text=[f"{users / first:.0%}" if first else "" for users in part["users"]],
         )
+    fig.update_xaxes(title_text="funnel step (labels: share of step 1)", type="category")
+    fig.update_yaxes(title_text="users reaching the step", tickformat=",d")
     overall = df.filter(pl.col("acquisition_channel") == "(all)")
-    takeaway = (
-        f"{_pct(overall['users'][-1] / overall['users'][0])} of step-1 users reach "
-        f"{overall['step_event'][-1]} within the funnel window."
-        if overall.height and overall["users"][0]
-        else "No funnel entries yet."
-    )
-    title = "Funnel by channel: users reaching each step (labels: share of step 1), all cohorts"
-    return Chart("funnel", title, takeaway, _layout(fig, title, barmode="group"))
+    last_step = overall["step_event"][-1] if overall.height else df["step_event"][-1]
+    ranked = sorted((share, channel) for channel, share in shares.items() if channel != "(all)")
+    if "(all)" in shares and ranked:
+        takeaway = (
+            f"{pct(shares['(all)'])} of step-1 users reach {last_step} within the funnel window; "
+            f"best channel {ranked[-1][1]} ({pct(ranked[-1][0])}), worst {ranked[0][1]} ({pct(ranked[0][0])})."
+        )
+    else:
+        takeaway = "No funnel entries yet."
+    note = "Recent weeks whose funnel window is still open count the steps reached so far."
+    return Chart("funnel", title, takeaway, layout(fig, title, barmode="group"), note)
 
 
-def _incomplete_months(con: duckdb.DuckDBPyConnection) -> set[object]:
+def _running_months(con: duckdb.DuckDBPyConnection) -> set[date]:
     """Months still running at data_end_date, as the growth-accounting mart marks them."""
     rows = con.execute(
         "select period_start from marts.fct_growth_accounting where grain = 'month' and not is_complete"
@@ -274,154 +368,196 @@ def _incomplete_months(con: duckdb.DuckDBPyConnection) -> set[object]:
     return {row[0] for row in rows}
 
 
-def acquisition(con: duckdb.DuckDBPyConnection) -> Chart:
-    df = _frame(con, "select * from marts.fct_acquisition where channel <> '(all)' order by month, channel")
-    running = _incomplete_months(con)
-    fig = go.Figure()
-    colors = channel_colors(con)
-    for channel in df["channel"].unique().sort().to_list():
+def acquisition(con: duckdb.DuckDBPyConnection, currency: str = "USD") -> Chart:
+    every = _frame(con, "select * from marts.fct_acquisition order by month, channel")
+    running = _running_months(con)
+    title = "Spend, cost per signup and CAC per customer by channel and month"
+    done = every.filter(~pl.col("month").is_in(list(running)))
+    df = done.filter(pl.col("channel") != "(all)")
+    totals = done.filter(pl.col("channel") == "(all)")
+    notes = [
+        f"{row['month']:%B %Y} still running: left out (so far {money(row['spend'], currency, 0)} spend, "
+        f"{row['signups']:,} signups, {row['new_customers']:,} new "
+        f"customer{'' if row['new_customers'] == 1 else 's'})."
+        for row in every.filter((pl.col("channel") == "(all)") & pl.col("month").is_in(list(running))).iter_rows(
+            named=True
+        )
+    ]
+    if not df.height:
+        return Chart("acquisition", title, "No complete month of spend or signups yet.", None, " ".join(notes))
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.5, 0.5], vertical_spacing=0.08)
+    spend = df.group_by("channel").agg(pl.col("spend").sum()).sort("channel")
+    channels = spend.filter(pl.col("spend") > 0)["channel"].to_list()
+    free = spend.filter(pl.col("spend") <= 0)["channel"].to_list()
+    if free:
+        notes.append(f"Not drawn, no spend: {', '.join(free)}.")
+    colors = channel_colors(every["channel"].unique().to_list())
+    for channel in channels:
         part = df.filter(pl.col("channel") == channel)
         color = colors.get(channel, ALL_COLOR)
-        group = {"legendgroup": channel, "marker_color": color}
         fig.add_bar(
             x=part["month"],
             y=part["spend"],
             name=channel,
-            marker_pattern_shape=["/" if month in running else "" for month in part["month"]],
-            hovertemplate=f"{channel} spend %{{y:,.0f}}<extra></extra>",
-            **group,
+            legendgroup=channel,
+            marker_color=color,
+            hovertemplate=f"{channel} spend %{{y:,.0f}} {currency}<extra>%{{x|%B %Y}}</extra>",
+            row=1,
+            col=1,
         )
         fig.add_scatter(
             x=part["month"],
             y=part["cac"],
-            name=f"{channel} CAC",
-            yaxis="y2",
+            name=f"{channel} CAC per customer",
+            legendgroup=channel,
             mode="lines+markers",
             showlegend=False,
             line_color=color,
-            **group,
+            hovertemplate=f"{channel} CAC per customer %{{y:,.2f}} {currency}<extra>%{{x|%B %Y}}</extra>",
+            row=2,
+            col=1,
         )
         fig.add_scatter(
             x=part["month"],
             y=part["cost_per_signup"],
             name=f"{channel} cost per signup",
-            yaxis="y2",
-            mode="lines",
+            legendgroup=channel,
+            mode="lines+markers",
+            marker_symbol="circle-open",
             line={"dash": "dot", "color": color},
             showlegend=False,
-            legendgroup=channel,
+            hovertemplate=f"{channel} cost per signup %{{y:,.2f}} {currency}<extra>%{{x|%B %Y}}</extra>",
+            row=2,
+            col=1,
         )
-    totals = _frame(con, "select * from marts.fct_acquisition where channel = '(all)' order by month")
-    if totals.height:
-        last = totals.row(-1, named=True)
-        status = "so far (month still running, hatched)" if last["month"] in running else "(complete month)"
+    paid = df.filter(pl.col("channel").is_in(channels))
+    values = [v for v in [*paid["cac"].to_list(), *paid["cost_per_signup"].to_list()] if v is not None]
+    fig.update_yaxes(title_text=f"spend ({currency})", tickformat=",.0f", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(
+        title_text=f"{currency} per customer (solid)<br>or per signup (dotted)",
+        tickformat=",.0f",
+        rangemode="tozero",
+        row=2,
+        col=1,
+    )
+    if not values:
+        fig.update_yaxes(range=[0, 1], row=2, col=1)
+    first, last = df["month"][0], df["month"][-1]
+    fig.update_xaxes(**month_axis(first, last, "month"), row=2, col=1)
+    fig.update_xaxes(showticklabels=False, row=1, col=1)
+    latest = totals.row(-1, named=True)
+    month = f"{latest['month']:%B %Y}"
+    if totals.height > 1:
+        prior = totals.row(-2, named=True)
+
+        def versus(column: str, label: str) -> str:
+            now, before = latest[column], prior[column]
+            if now is None:
+                return f"{label} n/a (no {'signups' if column == 'cost_per_signup' else 'new customers'})"
+            if before is None:
+                return f"{label} {money(now, currency)} ({prior['month']:%B}: none to compare)"
+            change = relative(now, before)
+            return f"{label} {money(now, currency)} vs {money(before, currency)} in {prior['month']:%B}" + (
+                f" ({change})" if change else ""
+            )
+
         takeaway = (
-            f"{last['month']:%B %Y} {status}: spend {last['spend']:,.0f}, {last['signups']:,} signups, "
-            f"cost per signup {last['cost_per_signup'] or 0:,.2f}, CAC {last['cac'] or 0:,.2f}."
+            f"{month}: spend {money(latest['spend'], currency, 0)} "
+            f"({relative(latest['spend'], prior['spend']) or 'n/a'} on {prior['month']:%B}); "
+            f"{versus('cost_per_signup', 'cost per signup')}; "
+            f"{versus('cac', 'CAC per customer')}."
         )
     else:
-        takeaway = "No spend or signups yet."
-    title = "Spend (bars), CAC (lines) and cost per signup (dotted) by channel and month"
-    return Chart(
-        "acquisition",
-        title,
-        takeaway,
-        _layout(
-            fig,
-            title,
-            barmode="stack",
-            xaxis={"dtick": "M1", "tickformat": "%b %Y"},
-            yaxis={"title": "spend", "rangemode": "tozero"},
-            yaxis2={"overlaying": "y", "side": "right", "title": "CAC / cost per signup", "rangemode": "tozero"},
-        ),
-    )
+        takeaway = (
+            f"{month}, the first complete month: spend {money(latest['spend'], currency, 0)}, cost per signup "
+            f"{money(latest['cost_per_signup'], currency)}, CAC per customer {money(latest['cac'], currency)}."
+        )
+    notes.insert(0, "Cost per signup = spend ÷ signups; CAC per customer = spend ÷ new paying customers.")
+    return Chart("acquisition", title, takeaway, layout(fig, title, height=520, barmode="stack"), " ".join(notes))
 
 
-def ltv_curves(con: duckdb.DuckDBPyConnection) -> Chart:
+def ltv_curves(con: duckdb.DuckDBPyConnection, currency: str = "USD") -> Chart:
     df = _frame(con, "select * from marts.fct_ltv_cohorts order by cohort_month, months_since_signup")
+    title = "Cumulative revenue per signup by signup-month cohort"
+    complete = df.filter(pl.col("is_complete"))
+    waiting = sorted(set(df["cohort_month"].to_list()) - set(complete["cohort_month"].to_list()))
+    note = "Months still running are left out" + (
+        f" (the {', '.join(f'{c:%B %Y}' for c in waiting)} cohort has no complete month yet)." if waiting else "."
+    )
+    if not complete.height:
+        return Chart("ltv", title, "No cohort has a complete month yet.", None, note)
     fig = go.Figure()
-    for cohort in df["cohort_month"].unique().sort().to_list():
-        part = df.filter(pl.col("cohort_month") == cohort)
+    for cohort in complete["cohort_month"].unique().sort().to_list():
+        part = complete.filter(pl.col("cohort_month") == cohort)
         fig.add_scatter(
             x=part["months_since_signup"],
             y=part["ltv_per_user"],
-            name=f"{cohort:%Y-%m}",
+            name=f"{cohort:%b %Y} ({part['cohort_size'][0]:,} signups)",
             mode="lines+markers",
-            marker_symbol=["circle" if c else "circle-open" for c in part["is_complete"]],
+            hovertemplate=f"%{{y:,.2f}} {currency} per signup<extra>{cohort:%b %Y}, month %{{x}}</extra>",
         )
-    month0 = df.filter((pl.col("months_since_signup") == 0) & pl.col("is_complete")).sort("cohort_month")
-    takeaway = (
-        f"Month-0 revenue per user: {month0['ltv_per_user'][-1]:,.2f} for the "
-        f"{month0['cohort_month'][-1]:%B %Y} cohort (open markers: month still running)."
-        if month0.height
-        else "No complete cohort month yet."
-    )
-    title = "Cumulative revenue per user by signup-month cohort"
-    return Chart("ltv", title, takeaway, _layout(fig, title, xaxis={"title": "months since signup"}))
+    longest = int(complete["months_since_signup"].max() or 0)  # type: ignore[arg-type]
+    fig.update_xaxes(title_text="months since signup (0 = signup month)", dtick=1, range=[-0.3, longest + 0.3])
+    fig.update_yaxes(title_text=f"cumulative revenue per signup ({currency})", tickformat=",.0f", rangemode="tozero")
+    month0 = complete.filter(pl.col("months_since_signup") == 0).sort("cohort_month")
+    latest = month0.row(-1, named=True)
+    if month0.height > 1:
+        prior = month0.row(-2, named=True)
+        change = relative(latest["ltv_per_user"], prior["ltv_per_user"])
+        takeaway = (
+            f"Month-0 revenue per signup {money(latest['ltv_per_user'], currency)} for the "
+            f"{latest['cohort_month']:%B %Y} cohort vs {money(prior['ltv_per_user'], currency)} for "
+            f"{prior['cohort_month']:%B %Y}" + (f" ({change})." if change else ".")
+        )
+    else:
+        takeaway = (
+            f"Month-0 revenue per signup {money(latest['ltv_per_user'], currency)} for the "
+            f"{latest['cohort_month']:%B %Y} cohort, the first complete one."
+        )
+    return Chart("ltv", title, takeaway, layout(fig, title), note)
 
 
-def channel_economics(con: duckdb.DuckDBPyConnection) -> Chart:
-    df = _frame(con, "select * from marts.fct_channel_economics order by channel")
-    fig = go.Figure()
-    fig.add_bar(
-        x=df["channel"],
-        y=df["ltv_cac_ratio"],
-        name="LTV:CAC",
-        text=[f"{v:.1f}" if v is not None else "n/a" for v in df["ltv_cac_ratio"]],
-    )
-    fig.add_scatter(
-        x=df["channel"], y=df["payback_months"], name="payback (months)", yaxis="y2", mode="markers", marker_size=12
-    )
-    fig.add_bar(x=df["channel"], y=df["cost_per_signup"], name="cost per signup", visible="legendonly")
-    takeaway = _best_and_worst(df, "ltv_cac_ratio", "LTV:CAC") or (
-        "No channel has users old enough for the LTV horizon yet (LTV:CAC n/a); payback uses the months observed."
-    )
-    title = "LTV:CAC and payback by channel"
-    return Chart("economics", title, takeaway, _layout(fig, title, yaxis2=SECONDARY_AXIS))
-
-
-def predicted_ltv(con: duckdb.DuckDBPyConnection) -> Chart:
-    title = "Predicted LTV (revenue so far + expected 12 months) and predicted LTV:CAC by channel"
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_name = 'fct_channel_predicted_ltv'"
-    ).fetchall()[0][0]
-    fig = go.Figure()
-    if not exists:
-        return Chart("predicted_ltv", title, "Predictive LTV has not been computed yet.", _layout(fig, title))
-    df = _frame(con, "select * from marts.fct_channel_predicted_ltv order by channel")
-    fig.add_bar(x=df["channel"], y=df["mean_predicted_ltv"], name="mean predicted LTV")
-    fig.add_scatter(
-        x=df["channel"],
-        y=df["predicted_ltv_cac_ratio"],
-        name="predicted LTV:CAC",
-        yaxis="y2",
-        mode="markers",
-        marker_size=12,
-    )
-    takeaway = _best_and_worst(df, "predicted_ltv_cac_ratio", "predicted LTV:CAC") or "No paid channel to compare yet."
-    return Chart("predicted_ltv", title, takeaway, _layout(fig, title, yaxis2=SECONDARY_AXIS))
-
-
-def engagement(con: duckdb.DuckDBPyConnection) -> Chart:
+def engagement(con: duckdb.DuckDBPyConnection, currency: str = "USD") -> Chart:
     df = _frame(con, "select * from marts.fct_engagement_daily order by session_date")
-    fig = go.Figure()
-    fig.add_bar(x=df["session_date"], y=df["sessions"], name="sessions")
+    title = "Sessions per day and session length"
+    if not df.height:
+        return Chart("engagement", title, "No sessions yet.", None)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.6, 0.4], vertical_spacing=0.06)
+    fig.add_bar(x=df["session_date"], y=df["sessions"], name="sessions", marker_color="#1f77b4", row=1, col=1)
     fig.add_scatter(
-        x=df["session_date"], y=df["median_session_seconds"] / 60, name="median minutes", yaxis="y2", mode="lines"
+        x=df["session_date"],
+        y=df["median_session_seconds"] / 60,
+        name="median session length",
+        mode="lines",
+        line_color="#ff7f0e",
+        row=2,
+        col=1,
     )
-    recent = df.tail(7).select(
-        pl.col("sessions").sum(), pl.col("sessions_per_user").mean(), pl.col("median_session_seconds").median() / 60
+    fig.update_yaxes(title_text="sessions per day", tickformat=",d", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="median session<br>length (minutes)", rangemode="tozero", row=2, col=1)
+    first, last = df["session_date"][0], df["session_date"][-1]
+    fig.update_xaxes(**monday_axis(first, last, "date (ticks on Mondays)"), row=2, col=1)
+    fig.update_xaxes(showticklabels=False, row=1, col=1)
+    recent = df.filter(pl.col("session_date") > last - pl.duration(days=7))
+    before = df.filter(
+        (pl.col("session_date") > last - pl.duration(days=14)) & (pl.col("session_date") <= last - pl.duration(days=7))
     )
-    takeaway = (
-        "Last 7 days: {:,} sessions, {:.2f} per user, median {:.1f} min.".format(*recent.row(0))
-        if df.height
-        else "No sessions yet."
-    )
-    title = "Sessions and session length"
-    return Chart("engagement", title, takeaway, _layout(fig, title, yaxis2=SECONDARY_AXIS))
+    sessions = sum(recent["sessions"].to_list())
+    minutes = statistics.median(recent["median_session_seconds"].to_list()) / 60
+    if before.height:
+        prior_sessions = sum(before["sessions"].to_list())
+        prior_minutes = statistics.median(before["median_session_seconds"].to_list()) / 60
+        takeaway = (
+            f"7 days to {day(last)}: {sessions:,} sessions, {_change(sessions, prior_sessions)} on the 7 days "
+            f"before; typical median session {minutes:.1f} min vs {prior_minutes:.1f}."
+        )
+    else:
+        takeaway = f"7 days to {day(last)}: {sessions:,} sessions; no earlier week to compare."
+    note = "Typical median session: the median over the week's days of each day's median session length."
+    return Chart("engagement", title, takeaway, layout(fig, title, height=460, showlegend=False), note)
 
 
-CHARTS: tuple[Callable[[duckdb.DuckDBPyConnection], Chart], ...] = (
+CHARTS: tuple[Builder, ...] = (
     active_users,
     retention_heatmap,
     growth_accounting,
@@ -429,6 +565,7 @@ CHARTS: tuple[Callable[[duckdb.DuckDBPyConnection], Chart], ...] = (
     funnel,
     acquisition,
     ltv_curves,
+    payback,
     channel_economics,
     predicted_ltv,
     engagement,
