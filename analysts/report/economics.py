@@ -109,7 +109,9 @@ def payback(con: duckdb.DuckDBPyConnection, currency: str = "USD") -> Chart:
         name="payback",
     )
     longest = max([*values, 1])
-    fig.update_xaxes(title_text="payback (months; 0 = no spend)", range=[0, longest * 2.2 + 1], dtick=1, tickformat="d")
+    fig.update_xaxes(
+        title_text="payback (months; 0 = no spend)", range=[0, longest * 1.4 + 1.2], dtick=1, tickformat="d"
+    )
     fig.update_yaxes(title_text="acquisition channel", autorange="reversed", type="category")
     real = [(row, label) for row, label in zip(rows, labels, strict=True) if row["channel"] != "(all)"]
     paid = sorted(
