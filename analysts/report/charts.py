@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import plotly.graph_objects as go
@@ -93,7 +93,7 @@ def active_users(con: duckdb.DuckDBPyConnection, currency: str = "USD") -> Chart
     fig.update_xaxes(**monday_axis(first, last, "date (ticks on Mondays)"), row=2, col=1)
     fig.update_xaxes(showticklabels=False, row=1, col=1)
     latest = df.row(-1, named=True)
-    before = df.filter(pl.col("activity_date") == latest["activity_date"] - pl.duration(days=7))
+    before = df.filter(pl.col("activity_date") == latest["activity_date"] - timedelta(days=7))
     if before.height:
         prior = before.row(0, named=True)
         takeaway = (
