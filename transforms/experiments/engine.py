@@ -29,7 +29,8 @@ from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SUMS = ("users", "nonzero_users", "sum_y", "sum_y2", "sum_x", "sum_x2", "sum_xy")
+MOMENTS = ("users", "sum_y", "sum_y2", "sum_x", "sum_x2", "sum_xy")  # the fields of stats.Moments, in order
+SUMS = (*MOMENTS, "nonzero_users")
 COMPARISON_COLUMNS = (
     "absolute_lift",
     "relative_lift",
@@ -67,7 +68,7 @@ select
     coalesce(srm.srm_flag, false) as srm_flag,
     {", ".join(f"arms.{s}::double as arm_{s}" for s in SUMS)},
     {", ".join(f"control.{s}::double as control_{s}" for s in SUMS)},
-    {", ".join(f"(sum(arms.{s}) over per_metric)::double as pooled_{s}" for s in SUMS)}
+    {", ".join(f"(sum(arms.{s}) over per_metric)::double as pooled_{s}" for s in MOMENTS)}
 from arms
 left join arms as control
     on control.experiment_id = arms.experiment_id and control.metric_name = arms.metric_name and control.is_control
@@ -142,8 +143,7 @@ def _column(frame: pl.DataFrame, name: str) -> FloatArray:
 
 
 def _moments(frame: pl.DataFrame, prefix: str) -> Moments:
-    names = ("users", "sum_y", "sum_y2", "sum_x", "sum_x2", "sum_xy")
-    return Moments(*(_column(frame, f"{prefix}_{name}") for name in names))
+    return Moments(*(_column(frame, f"{prefix}_{name}") for name in MOMENTS))
 
 
 def _results(arms: pl.DataFrame, config: _Config) -> pl.DataFrame:
@@ -184,8 +184,9 @@ def _results(arms: pl.DataFrame, config: _Config) -> pl.DataFrame:
 def build_experiment_results(settings: Settings) -> ExperimentResultsSummary:
     """Analyse every experiment from the interface tables and (re)write both experiment marts.
 
-    Reads and writes happen in one transaction under the writer lock, so a reader sees the
-    marts of one build, both or neither; with no experiments both tables exist, empty.
+    Reads and writes happen in one transaction under the writer lock: a reader never sees one
+    mart of this build next to the other of the last. With no experiments both tables exist,
+    empty, with their columns.
     """
     with writing(settings) as con:
         con.begin()
