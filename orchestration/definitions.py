@@ -11,7 +11,6 @@ from orchestration.defs.dbt import dbt_resource, growth_dbt_models
 from orchestration.defs.ingest import ingest_job, ingest_schedules, marketing_spend, raw_events
 from orchestration.defs.reports import (
     analyst_snapshot,
-    growth_accounting_invariants,
     growth_report,
     report_job,
     report_schedules,
@@ -24,8 +23,7 @@ from warehouse.settings import load_settings
 hourly_job = define_asset_job(
     "ingest_build_snapshot_job",
     selection=AssetSelection.assets(raw_events, marketing_spend, predictive_ltv, analyst_snapshot)
-    | AssetSelection.assets(growth_dbt_models)
-    | AssetSelection.checks(growth_accounting_invariants),
+    | AssetSelection.assets(growth_dbt_models),
     description="Ingest events and spend, build every dbt model with its tests, refit the transforms, "
     "publish the analyst snapshot.",
 )
@@ -33,11 +31,9 @@ hourly_job = define_asset_job(
 settings = load_settings()
 
 ASSETS = [raw_events, marketing_spend, growth_dbt_models, predictive_ltv, analyst_snapshot, growth_report]
-ASSET_CHECKS = [growth_accounting_invariants]
 
 defs = Definitions(
     assets=ASSETS,
-    asset_checks=ASSET_CHECKS,
     jobs=[ingest_job, hourly_job, report_job],
     schedules=[
         *ingest_schedules(settings),

@@ -78,6 +78,21 @@ def test_schedule_cadences_are_overridable_from_the_environment() -> None:
     assert crons["daily_report"] == ("0 7 * * *", "Europe/Berlin")
 
 
+def test_growth_accounting_invariants_check_is_the_dbt_test_on_the_mart() -> None:
+    """One invariants check: the dbt test, an asset check of marts/fct_growth_accounting with
+    a description (it passes in test_whole_graph_materializes_and_the_report_matches_the_marts)."""
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = [key for key in graph.asset_check_keys if "invariant" in key.name]
+    assert [(key.asset_key.to_user_string(), key.name) for key in keys] == [
+        ("marts/fct_growth_accounting", "growth_accounting_invariants")
+    ]
+    spec = graph.get_check_spec(keys[0])
+    assert spec.description and "active = new + retained + resurrected" in spec.description
+    assert spec.metadata["dagster_dbt/unique_id"] == "test.growth_warehouse.growth_accounting_invariants"
+
+
 def test_raw_checks_against_their_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     from orchestration.defs.ingest import health_checks
     from orchestration.defs.resources import GrowthResource
@@ -123,7 +138,7 @@ def test_instance_config_serialises_warehouse_runs(tmp_path: Path) -> None:
 def test_whole_graph_materializes_and_the_report_matches_the_marts(
     tmp_path: Path, broker: BrokerInfo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orchestration.definitions import ASSET_CHECKS, defs
+    from orchestration.definitions import defs
     from orchestration.defs.dbt import dbt_resource
     from orchestration.defs.resources import GrowthResource
 
@@ -144,7 +159,7 @@ def test_whole_graph_materializes_and_the_report_matches_the_marts(
         spend_dir=str(settings.spend_dir),
         report_dir=str(tmp_path / "reports"),
     )
-    assets = [*(defs.assets or []), *ASSET_CHECKS]
+    assets = list(defs.assets or [])
     resources = {"growth": growth, "dbt": dbt_resource()}
     result = materialize(assets, resources=resources)
     assert result.success
@@ -160,7 +175,7 @@ def test_whole_graph_materializes_and_the_report_matches_the_marts(
     assert metadata["mau"].value == mau and metadata["users"].value == users
     assert "data:image/png;base64," in metadata["preview"].value or "needs Chromium" in metadata["preview"].value
     checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
-    assert checks["growth_accounting_invariants"] and checks["quarantine_share_below_limit"]
+    assert checks["growth_accounting_invariants"] and checks["quarantine_share_below_limit"]  # a dbt test, a raw check
     assert checks["raw_events_fresh"]  # ingested seconds ago
     assert "daily_volume_within_band" in checks
     assert any(name.startswith("not_null") or name.startswith("unique") for name in checks)  # dbt tests as checks

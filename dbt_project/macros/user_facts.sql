@@ -1,6 +1,7 @@
-{#- The per-user facts of int_user_facts, computed from every event of the users in
-    `events_sql` (a select of int_events_attributed rows). One definition for the full
-    build and for users an incremental build recomputes. -#}
+{#- The per-user facts of int_events_aggregated_to_users and int_user_facts, computed from
+    every event of the users in `events_sql` (a select of int_events_attributed rows). One
+    definition for every user (the view) and for the users an incremental build of
+    int_user_facts computes. -#}
 {% macro user_facts_from_events(events_sql) -%}
     with
 
@@ -95,21 +96,4 @@
       and {{ events }}.event_at >= {{ users }}.signed_up_at
       and {{ events }}.event_at <= {{ dbt.dateadd('day', var('activation_window_days'), users ~ '.signed_up_at') }}
     group by {{ users }}.user_key
-{%- endmacro %}
-
-{#- Users who gained or lost events by re-attribution since this model's last run. -#}
-{% macro users_with_moved_events(since) -%}
-    select user_key from {{ ref('int_events_attributed') }}
-    where _batch_at > {{ since }} and _is_restaged and user_key is not null
-    union
-    select replaced_user_key from {{ ref('int_events_attributed') }}
-    where _batch_at > {{ since }} and _is_restaged and replaced_user_key is not null
-{%- endmacro %}
-
-{#- Pre-hook of int_user_facts: users with moved events are recomputed from scratch, and
-    those left without any event must disappear, so their stored rows go first. -#}
-{% macro user_facts_delete_moved(ready) -%}
-    {%- if ready -%}
-    delete from {{ this }} where user_key in ({{ users_with_moved_events(changed_since()) }})
-    {%- endif -%}
 {%- endmacro %}

@@ -6,14 +6,12 @@ from typing import Any
 
 import duckdb
 from dagster import (
-    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     MaterializeResult,
     MetadataValue,
     ScheduleDefinition,
     asset,
-    asset_check,
     define_asset_job,
 )
 
@@ -23,7 +21,6 @@ from orchestration.build import CONTRACT_MARTS
 from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.resources import GrowthResource
 from orchestration.defs.schedules import scheduled
-from warehouse.lock import writer_lock
 from warehouse.settings import Settings
 
 # The snapshot publishes after the transforms too (the pipeline's order: build → transforms
@@ -40,29 +37,6 @@ MARTS = [AssetKey(["marts", name]) for name in (*CONTRACT_MARTS, "fct_predicted_
 def analyst_snapshot(growth: GrowthResource) -> MaterializeResult:
     path = publish_snapshot(growth.settings())
     return MaterializeResult(metadata={"path": MetadataValue.path(str(path))})
-
-
-GROWTH_ACCOUNTING_VIOLATIONS_SQL = """
-select count(*) from (
-    select *, lag(active_users) over (partition by grain order by period_start) as previous
-    from marts.fct_growth_accounting
-) where active_users <> new_users + retained_users + resurrected_users
-     or (previous is not null and previous <> retained_users + churned_users)
-     or (previous is null and churned_users <> 0)
-"""
-
-
-@asset_check(
-    asset=AssetKey(["marts", "fct_growth_accounting"]),
-    pool=WAREHOUSE_POOL,
-    description="active = new + retained + resurrected, and last period's active = retained + churned (metrics.md).",
-)
-def growth_accounting_invariants(growth: GrowthResource) -> AssetCheckResult:
-    warehouse = growth.settings().warehouse
-    with writer_lock(warehouse), duckdb.connect(str(warehouse), read_only=True) as con:
-        [(violations,)] = con.execute(GROWTH_ACCOUNTING_VIOLATIONS_SQL).fetchall()
-        [(rows,)] = con.execute("select count(*) from marts.fct_growth_accounting").fetchall()
-    return AssetCheckResult(passed=violations == 0, metadata={"violations": violations, "rows": rows})
 
 
 @asset(

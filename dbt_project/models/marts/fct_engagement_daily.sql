@@ -8,11 +8,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook=[
-        "{{ empty_unless_incremental(incremental_ready()) }}",
-        "{% if incremental_ready() %}delete from {{ this }} where session_date >= {{ reporting_date(parent_changed_from('fct_sessions')) }}{% endif %}",
-    ],
-    post_hook="{{ record_incremental_run(incremental_ready()) }}",
+    **incremental_hooks(plan=['engagement_daily_delete_changed']),
 ) }}
 select
     session_date,

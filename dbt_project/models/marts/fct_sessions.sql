@@ -18,12 +18,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook=[
-        "{{ empty_unless_incremental(incremental_ready()) }}",
-        "{{ sessions_plan(incremental_ready()) }}",
-        "{{ sessions_delete_replanned(incremental_ready()) }}",
-    ],
-    post_hook="{{ record_incremental_run(incremental_ready(), changed_from='(select min(restart_at) from ' ~ sessions_plan_relation() ~ ')') }}",
+    **incremental_hooks(plan=['sessions_plan', 'sessions_delete_replanned'], changed_from='sessions_changed_from'),
 ) }}
 {%- set ready = incremental_ready() %}
 with

@@ -11,13 +11,12 @@
   writes ingested_at under the writer lock, so later batches sort after every staged row;
   segment_events_ready() rebuilds everything when raw.events no longer holds exactly the
   rows counted up to that watermark (a deletion such as `growth forget`, or rows inserted
-  behind it), see macros/incremental.sql.
+  behind it), see macros/plans/stg_segment__events_plan.sql.
 -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ empty_unless_incremental(segment_events_ready()) }}",
-    post_hook="{{ record_incremental_run(segment_events_ready(), raw_stats=true) }}",
+    **incremental_hooks(ready='segment_events_ready', raw_stats=true),
 ) }}
 {%- set ready = segment_events_ready() %}
 with

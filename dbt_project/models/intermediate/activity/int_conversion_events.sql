@@ -12,8 +12,7 @@
     materialized='incremental',
     incremental_strategy='restage',
     unique_key='message_id',
-    pre_hook="{{ empty_unless_incremental(incremental_ready()) }}",
-    post_hook="{{ record_incremental_run(incremental_ready()) }}",
+    **incremental_hooks(),
 ) }}
 select
     message_id,

@@ -13,13 +13,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook=[
-        "{{ empty_unless_incremental(incremental_ready()) }}",
-        "{{ user_days_plan(incremental_ready()) }}",
-    ],
-    post_hook=[
-        "{{ record_incremental_run(incremental_ready()) }}",
-    ],
+    **incremental_hooks(plan=['user_days_plan']),
 ) }}
 {%- set ready = incremental_ready() %}
 with

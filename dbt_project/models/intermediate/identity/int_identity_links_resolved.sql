@@ -11,8 +11,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='base_id',
-    pre_hook="{{ empty_unless_incremental(incremental_ready()) }}",
-    post_hook="{{ record_incremental_run(incremental_ready()) }}",
+    **incremental_hooks(),
 ) }}
 {%- set ready = incremental_ready() %}
 with

@@ -1,9 +1,6 @@
 {#-
-  Per user: what dim_users needs from the user's events (metrics.md marts.dim_users).
-  signed_up_at = the first signup event, else the first event; the acquisition touch is the
-  earliest event with a campaign source at or before signed_up_at (timestamp, then
-  messageId); activated_at is the first activation event within activation_window_days of
-  signed_up_at (both edges included).
+  Per user: the facts dim_users publishes, int_events_aggregated_to_users kept as a table
+  and brought up to date incrementally (metrics.md "Rebuilds"). A rebuild copies that view.
 
   Incremental: the events attributed since the last run are folded into the stored facts
   (minimums, maximums and sums combine; the touch and the activation combine while
@@ -15,20 +12,18 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='user_key',
-    pre_hook=[
-        "{{ empty_unless_incremental(incremental_ready()) }}",
-        "{{ user_facts_delete_moved(incremental_ready()) }}",
-    ],
-    post_hook="{{ record_incremental_run(incremental_ready()) }}",
+    **incremental_hooks(plan=['user_facts_delete_moved']),
 ) }}
 {%- set ready = incremental_ready() %}
+{#- The parent the incremental form reads (dbt parses the model in its full form). #}
+-- depends_on: {{ ref('int_events_attributed') }}
 with
 
 {%- if not ready %}
 
 facts as (
 
-    {{ user_facts_from_events("select * from " ~ ref('int_events_attributed') ~ " where user_key is not null") }}
+    select * from {{ ref('int_events_aggregated_to_users') }}
 
 )
 
