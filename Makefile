@@ -25,7 +25,7 @@ install: $(STAMP) ## create .venv and install the project (only when missing or 
 # (`dagster dev` also re-parses on load).
 MANIFEST := dbt_project/target/manifest.json
 $(MANIFEST): $(STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml dbt_project/profiles.yml
-	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --target-path target
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --no-partial-parse --profiles-dir . --target-path target
 	@touch $(MANIFEST)
 
 manifest: $(MANIFEST) ## parse the dbt project when a model, macro or test changed

@@ -166,11 +166,15 @@ def test_whole_graph_materializes_and_the_report_matches_the_marts(
     report = next((tmp_path / "reports").glob("2*/index.html"))
     page = report.read_text()
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        [(mau, users)] = con.execute(
+        [(mau, weekly_active, users)] = con.execute(
             "select (select mau from marts.fct_daily_active_users order by activity_date desc limit 1), "
+            "(select active_users from marts.fct_growth_accounting where grain = 'week' and is_complete "
+            "order by period_start desc limit 1), "
             "(select count(*) from marts.dim_users)"
         ).fetchall()
-    assert users > 50 and f"MAU<b>{mau:,}</b>" in page and f"Users<b>{users:,}</b>" in page
+    # the first tile: active users of the last complete week, as fct_growth_accounting counts them
+    active_tile = f'<span class="label">Active users</span><b>{weekly_active:,}</b>'
+    assert users > 50 and active_tile in page
     metadata = result.asset_materializations_for_node("growth_report")[0].metadata
     assert metadata["mau"].value == mau and metadata["users"].value == users
     assert "data:image/png;base64," in metadata["preview"].value or "needs Chromium" in metadata["preview"].value
@@ -190,9 +194,7 @@ def test_whole_graph_materializes_and_the_report_matches_the_marts(
     weekly = materialize(assets, resources=resources, selection=["growth_report"], tags={"report": "weekly"})
     assert weekly.success
     weekly_page = next((tmp_path / "reports").glob("2*-weekly/index.html"))
-    assert (
-        "<h1>Weekly growth report</h1>" in weekly_page.read_text() and f"MAU<b>{mau:,}</b>" in weekly_page.read_text()
-    )
+    assert "<h1>Weekly growth report</h1>" in weekly_page.read_text() and active_tile in weekly_page.read_text()
     index = (tmp_path / "reports" / "index.html").read_text()
     assert f"{report.parent.name}/index.html" in index and f"{weekly_page.parent.name}/index.html" in index
 
