@@ -58,6 +58,17 @@ def test_definitions_load_with_every_dbt_model_and_the_schedules() -> None:
     # every asset that writes the warehouse is in the `warehouse` pool; the report only reads the snapshot
     pools = {node.op.name: node.op.pool for node in defs.assets or [] if hasattr(node, "op")}
     assert pools.pop("growth_report") is None and set(pools.values()) == {"warehouse"}
+    # dbt models are grouped by layer, the folder under models/ (not Dagster's "default")
+    groups = growth_dbt_models.group_names_by_key
+    layers = {
+        path.stem: path.relative_to(DBT_PROJECT_DIR / "models").parts[0]
+        for path in DBT_PROJECT_DIR.glob("models/**/*.sql")
+    }
+    assert {key.path[-1]: group for key, group in groups.items()} == layers
+    assert set(layers.values()) == {"staging", "intermediate", "marts"}
+    # every job says what it does
+    for name in ("ingest_job", "ingest_build_snapshot_job", "report_job"):
+        assert defs.resolve_job_def(name).description, name
 
 
 def test_schedule_cadences_are_overridable_from_the_environment() -> None:
