@@ -14,6 +14,7 @@ from typing import Any, Literal
 import duckdb
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from warehouse.errors import GrowthError
 from warehouse.settings import Settings
@@ -30,16 +31,24 @@ def _plain(value: Any) -> Any:
 
 
 def run_query(settings: Settings, query: str, output: Format, console: Console) -> None:
-    """Run one query read-only on the snapshot and print its result."""
+    """Run every statement of ``query`` read-only on the snapshot and print each result."""
     if not settings.published.exists():
         raise GrowthError(f"no analyst snapshot at {settings.published}: run `growth publish` first")
     with duckdb.connect(str(settings.published), read_only=True) as con:
         try:
-            cursor = con.execute(query)
-            columns = [column[0] for column in cursor.description or []]
-            rows = cursor.fetchall()
+            statements = duckdb.extract_statements(query)
+            results = []
+            for statement in statements:
+                cursor = con.execute(statement)
+                results.append(([column[0] for column in cursor.description or []], cursor.fetchall()))
         except duckdb.Error as exc:
             raise GrowthError(f"query failed: {str(exc).splitlines()[0]}") from exc
+    for columns, rows in results:
+        if columns:  # a statement without a result (SET, PRAGMA) prints nothing
+            _print(columns, rows, output, console)
+
+
+def _print(columns: list[str], rows: list[tuple[Any, ...]], output: Format, console: Console) -> None:
     if output == "json":
         console.print_json(json.dumps([dict(zip(columns, map(_plain, row), strict=True)) for row in rows]))
     elif output == "csv":
@@ -49,10 +58,16 @@ def run_query(settings: Settings, query: str, output: Format, console: Console) 
         writer.writerows([[_plain(value) for value in row] for row in rows])
         console.out(buffer.getvalue(), end="")
     else:
+        cells = [["NULL" if value is None else str(value) for value in row] for row in rows]
         table = Table(*columns)
-        for row in rows:
-            table.add_row(*("NULL" if value is None else str(value) for value in row))
-        console.print(table)
+        for row_cells in cells:
+            table.add_row(*map(Text, row_cells))  # values as text, never read as markup
+        # As wide as its values need, even past the terminal's edge: a date or a number cut
+        # to "2026-…" reads as a different value. A wide table scrolls instead.
+        widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(columns)]
+        needed = sum(widths) + 3 * len(widths) + 1
+        wide = Console(file=console.file, width=max(console.width, needed), force_terminal=console.is_terminal)
+        wide.print(table)
 
 
 def open_shell(settings: Settings) -> None:

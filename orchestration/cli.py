@@ -292,17 +292,16 @@ def status(
     kafka_config: KafkaConfig = None,
 ) -> None:
     """Lag, row counts, quarantine by code, freshness of each layer; exit 1 when unhealthy."""
-    from orchestration.status import collect_status
+    from orchestration.status import collect_status, status_table
 
     settings = _settings(
         warehouse=warehouse, bootstrap_servers=bootstrap_servers, topic=topic, kafka_config=kafka_config
     )
     report = collect_status(settings)
     if as_json:
-        out.print_json(json.dumps(report, default=str))
+        out.print_json(json.dumps(report, default=str, sort_keys=True))
     else:
-        for key, value in report.items():
-            out.print(f"{key:>22}: {value}", highlight=False)
+        out.print(status_table(report))
     if not report["healthy"]:
         raise typer.Exit(1)
 

@@ -1,10 +1,14 @@
 """`growth status`: is the pipeline healthy? Lag, row counts, quarantine codes, freshness.
 
 Lag is measured against the high watermark the broker reports in fetch responses, not
-``end_offsets()`` (which the embedded broker answers wrongly, see FACTS.md). The warehouse
+``end_offsets()`` (which the embedded broker answers wrongly for multi-record batches). The warehouse
 is opened read-only for the instant of reading, under the writer lock taken without
 waiting long: when a writer (a build, a busy ingester) holds it, status says the warehouse
 is busy instead of waiting, and reports marts freshness from the analyst snapshot anyway.
+
+With no broker configured, status asks the embedded broker of ``growth broker start``; a
+warehouse made by ``growth demo`` had its own in-memory broker, stopped when the demo
+ended, so its Kafka side is reported as such rather than as a fault.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ from typing import Any
 import duckdb
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
+from rich.table import Table
 
+from devkit.broker import EmbeddedBroker
 from orchestration.build import target_dir
+from orchestration.demo import DEMO_MARKER
 from warehouse.connection import connect
 from warehouse.errors import GrowthError
 from warehouse.lock import WarehouseBusy, writer_lock
@@ -70,16 +77,22 @@ def _warehouse_facts(settings: Settings) -> dict[str, Any]:
             )
         )
         [(spend_rows,)] = rows("raw.marketing_spend", "select count(*) from raw.marketing_spend") or [(0,)]
+        # Every build, from the CLI or Dagster, records its incremental models in the run log.
+        [(built,)] = rows("intermediate.incremental_runs", "select max(run_at) from intermediate.incremental_runs") or [
+            (None,)
+        ]
         forgotten = dict(
             rows("raw.deletion_log", "select action, sum(events_deleted) from raw.deletion_log group by 1")
         )
     return {
+        "made_by_demo": f"main.{DEMO_MARKER}" in tables,
         "events": events,
         "last_ingest_at": last_ingest.isoformat() if last_ingest else None,
         "quarantine_by_code": codes,
         "stored_offsets": offsets,
         "spend_rows": spend_rows,
         "has_marts": any(t.startswith("marts.") for t in tables),
+        "last_build_at": built.isoformat() if built else None,
         "events_forgotten": int(forgotten.get("forget") or 0),
         "events_dropped_at_ingest": int(forgotten.get("dropped_at_ingest") or 0),
     }
@@ -123,6 +136,16 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     else:
         problems.append(f"no warehouse at {settings.warehouse}")
         report["stored_offsets"] = {}
+    if not settings.bootstrap_servers:
+        embedded = EmbeddedBroker(settings.data_dir).status()
+        if embedded is not None:
+            settings = settings.with_bootstrap(embedded.bootstrap_servers)
+    report["bootstrap_servers"] = settings.bootstrap_servers
+    if not settings.bootstrap_servers:
+        if not report.get("made_by_demo"):
+            problems.append("no Kafka bootstrap servers: set KAFKA_BOOTSTRAP_SERVERS or pass --bootstrap-servers")
+        report["kafka"] = "not checked: the demo's embedded broker stopped when the demo ended"
+        return _finish(settings, report, problems)
     try:
         ends = _end_offsets(settings)
         if report["warehouse_busy"]:
@@ -136,8 +159,55 @@ def collect_status(settings: Settings) -> dict[str, Any]:
             problems.append(f"consumer lag {report['lag_total']:,} > {lag_limit:,}")
     except (KafkaError, LookupError, OSError, ValueError, GrowthError) as exc:
         problems.append(f"Kafka at {settings.bootstrap_servers}: {exc}")
-    report["last_build_at"] = _last_build(settings)
+    return _finish(settings, report, problems)
+
+
+def _finish(settings: Settings, report: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    report["last_build_at"] = report.get("last_build_at") or _last_build(settings)
     report.update(_snapshot_facts(settings.published))
     report["problems"] = problems
     report["healthy"] = not problems
     return report
+
+
+def _age(seconds: float) -> str:
+    """8 s, 3 min, 2 h, 4 days: what a person reads at a glance."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}" if seconds >= 10 * size else f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _partitions(values: dict[Any, int]) -> str:
+    return ", ".join(f"{p}: {values[p]:,}" for p in sorted(values, key=int)) or "none"
+
+
+def status_table(report: dict[str, Any]) -> Table:
+    """The report as two readable columns: partitions in order, ages rounded, counts grouped."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold", justify="right")
+    table.add_column(overflow="fold")
+    verdict = "[green]healthy[/green]" if report["healthy"] else "[red]unhealthy[/red]"
+    table.add_row("status", verdict)
+    for problem in report["problems"]:
+        table.add_row("problem", f"[red]{problem}[/red]")
+    table.add_row("warehouse", report["warehouse"] + (" (busy: a writer holds it)" if report["warehouse_busy"] else ""))
+    table.add_row("topic", f"{report['topic']} at {report.get('bootstrap_servers') or 'no broker'}")
+    if "kafka" in report:
+        table.add_row("kafka", report["kafka"])
+    if "lag_by_partition" in report:
+        table.add_row("lag", f"{report['lag_total']:,} ({_partitions(report['lag_by_partition'])})")
+    if "end_offsets" in report:
+        table.add_row("end offsets", _partitions(report["end_offsets"]))
+    if "events" in report:
+        table.add_row("stored offsets", _partitions(report["stored_offsets"]))
+        table.add_row("events", f"{report['events']:,}")
+        codes = report["quarantine_by_code"]
+        table.add_row("quarantined", ", ".join(f"{code} {n:,}" for code, n in sorted(codes.items())) or "none")
+        table.add_row("spend rows", f"{report['spend_rows']:,}")
+        table.add_row("last ingest", report["last_ingest_at"] or "never")
+    table.add_row("last build", report["last_build_at"] or "never")
+    age = report["snapshot_age_seconds"]
+    table.add_row("snapshot", "none" if age is None else f"published {_age(age)} ago")
+    table.add_row("marts data through", report["marts_data_through"] or "no data")
+    return table

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import orjson
 from kafka import KafkaAdminClient, KafkaProducer
@@ -74,3 +75,40 @@ def test_sql_is_read_only_on_the_snapshot(settings: Settings) -> None:
     assert result.returncode == 0 and result.stdout == "a,b\n1,x\n"
     write = growth(settings, "sql", "create table marts.u (a int)")
     assert write.returncode == 1 and "read-only" in write.stderr.lower()
+
+
+def test_status_after_a_demo_is_healthy_and_reads_like_a_table(tmp_path: Path) -> None:
+    """The demo stops its in-memory broker: no Kafka is configured, and that is not a fault."""
+    from orchestration.demo import DEMO_MARKER
+    from warehouse.connection import writing
+
+    settings = Settings(warehouse=tmp_path / "data" / "warehouse.duckdb", published=tmp_path / "p.duckdb")
+    with writing(settings, create=True) as con:
+        con.execute(f"create table main.{DEMO_MARKER} as select now() as created_at")
+        con.execute(
+            "insert into raw.kafka_offsets values ('events', 10, 5, now()), ('events', 2, 1234, now()), "
+            "('events', 9, 7, now())"
+        )
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    env |= {"GROWTH_WAREHOUSE": str(settings.warehouse), "GROWTH_PUBLISHED": str(settings.published)}
+    table = subprocess.run([*GROWTH, "status"], capture_output=True, text=True, env=env, timeout=120)
+    assert table.returncode == 0, table.stdout
+    assert "Kafka at None" not in table.stdout and "healthy" in table.stdout
+    assert "2: 1,234, 9: 7, 10: 5" in table.stdout  # partitions in numeric order, counts grouped
+    assert "{" not in table.stdout  # no Python dicts
+    report = json.loads(subprocess.run([*GROWTH, "status", "--json"], capture_output=True, env=env).stdout)
+    assert report["healthy"] and report["stored_offsets"] == {"10": 5, "2": 1234, "9": 7}
+    # Not a demo warehouse and no broker anywhere: one clear problem, exit 1.
+    with writing(settings) as con:
+        con.execute(f"drop table main.{DEMO_MARKER}")
+    plain = subprocess.run([*GROWTH, "status", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert plain.returncode == 1
+    assert json.loads(plain.stdout)["problems"] == [
+        "no Kafka bootstrap servers: set KAFKA_BOOTSTRAP_SERVERS or pass --bootstrap-servers"
+    ]
+
+
+def test_ages_read_in_human_units() -> None:
+    from orchestration.status import _age
+
+    assert [_age(s) for s in (7.852748, 95, 3 * 3600 + 60, 12 * 86400)] == ["8 s", "1.6 min", "3.0 h", "12 days"]
