@@ -405,31 +405,23 @@ def acquisition(con: duckdb.DuckDBPyConnection, currency: str = "USD") -> Chart:
             row=1,
             col=1,
         )
-        fig.add_scatter(
-            x=part["month"],
-            y=part["cac"],
-            name=f"{channel} CAC per customer",
-            legendgroup=channel,
-            mode="lines+markers",
-            showlegend=False,
-            line_color=color,
-            hovertemplate=f"{channel} CAC per customer %{{y:,.2f}} {currency}<extra>%{{x|%B %Y}}</extra>",
-            row=2,
-            col=1,
-        )
-        fig.add_scatter(
-            x=part["month"],
-            y=part["cost_per_signup"],
-            name=f"{channel} cost per signup",
-            legendgroup=channel,
-            mode="lines+markers",
-            marker_symbol="circle-open",
-            line={"dash": "dot", "color": color},
-            showlegend=False,
-            hovertemplate=f"{channel} cost per signup %{{y:,.2f}} {currency}<extra>%{{x|%B %Y}}</extra>",
-            row=2,
-            col=1,
-        )
+        for column, label, symbol, dash in (
+            ("cac", "CAC per customer", "circle", "solid"),
+            ("cost_per_signup", "cost per signup", "circle-open", "dot"),
+        ):
+            fig.add_scatter(
+                x=part["month"],
+                y=part[column],
+                name=f"{channel} {label}",
+                legendgroup=channel,
+                mode="lines+markers",
+                marker_symbol=symbol,
+                line={"dash": dash, "color": color},
+                showlegend=False,
+                hovertemplate=f"{channel} {label} %{{y:,.2f}} {currency}<extra>%{{x|%B %Y}}</extra>",
+                row=2,
+                col=1,
+            )
     paid = df.filter(pl.col("channel").is_in(channels))
     values = [v for v in [*paid["cac"].to_list(), *paid["cost_per_signup"].to_list()] if v is not None]
     fig.update_yaxes(title_text=f"spend ({currency})", tickformat=",.0f", rangemode="tozero", row=1, col=1)
