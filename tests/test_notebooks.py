@@ -4,6 +4,7 @@ equal the marts (computed independently in SQL below)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,15 @@ import pytest
 from nbclient import NotebookClient
 
 from analysts.publish import publish_snapshot
+from analysts.snapshot import SnapshotNotFoundError, open_snapshot, snapshot_path
 from orchestration.build import run_build
 from tests.test_dbt_marts import load_raw
-from warehouse.settings import Settings
+from warehouse.settings import Settings, load_settings
 
-NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+ROOT = Path(__file__).parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+NAMES = ("retention_deep_dive", "ltv_cac_by_channel", "activation_funnel")
+DOCUMENTED_SNAPSHOT = "data/published/warehouse.duckdb"  # the relative path of docs/analysts.md
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +34,24 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return publish_snapshot(settings)
 
 
-def execute(name: str, snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Run the notebook in a real kernel; return the JSON its last cell prints."""
-    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+def run(notebook_path: Path, cwd: Path) -> nbformat.NotebookNode:
+    """Run the notebook in a real kernel started in ``cwd`` (Jupyter starts it in the notebook's folder)."""
+    notebook = nbformat.read(notebook_path, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "outputs not stripped"
-    monkeypatch.setenv("GROWTH_PUBLISHED", str(snapshot))
-    NotebookClient(notebook, kernel_name="python3", timeout=120, resources={"metadata": {"path": "/"}}).execute()
-    last = notebook.cells[-1].outputs
-    text = "".join(o["text"] for o in last if o.get("name") == "stdout")
+    NotebookClient(notebook, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(cwd)}}).execute()
+    return notebook
+
+
+def key_numbers(notebook: nbformat.NotebookNode) -> dict[str, Any]:
+    """The JSON the notebook's last cell prints."""
+    text = "".join(o["text"] for o in notebook.cells[-1].outputs if o.get("name") == "stdout")
     return dict(json.loads(text))
+
+
+def execute(name: str, snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Run the notebook on the snapshot (an absolute GROWTH_PUBLISHED); return its key numbers."""
+    monkeypatch.setenv("GROWTH_PUBLISHED", str(snapshot))
+    return key_numbers(run(NOTEBOOKS / f"{name}.ipynb", cwd=Path("/")))
 
 
 def one(snapshot: Path, sql: str) -> Any:
@@ -59,11 +73,48 @@ def test_retention_deep_dive(snapshot: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_ltv_cac_by_channel(snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     numbers = execute("ltv_cac_by_channel", snapshot, monkeypatch)
-    rows = one(snapshot, "select channel, spend, cac, ltv_cac_ratio from marts.fct_channel_economics")
+    rows = one(
+        snapshot,
+        "select channel, spend, signups, customers, ltv, ltv_cac_ratio, cost_per_signup, cac "
+        "from marts.fct_channel_economics",
+    )
     assert numbers["total_spend"] == pytest.approx(sum(r[1] for r in rows if r[0] != "(all)"))
     assert numbers["total_spend"] == pytest.approx(150.0)  # spend.csv of load_raw within the period
-    assert numbers["cac"] == {r[0]: r[2] for r in rows}
-    assert numbers["ltv_cac_ratio"] == {r[0]: r[3] for r in rows}
+    # the contract of metrics.md, recomputed here: per signup on both sides of LTV:CAC
+    assert numbers["cost_per_signup"] == {
+        channel: pytest.approx(spend / signups) if signups else None for channel, spend, signups, *_ in rows
+    }
+    assert numbers["cac_per_customer"] == {
+        channel: pytest.approx(spend / customers) if customers else None for channel, spend, _, customers, *_ in rows
+    }
+    assert numbers["ltv_cac_ratio"] == {
+        channel: pytest.approx(ltv / (spend / signups)) if ltv is not None and signups and spend else None
+        for channel, spend, signups, _, ltv, *_ in rows
+    }
+    assert numbers["ltv_cac_ratio"] == {r[0]: pytest.approx(r[5]) if r[5] is not None else None for r in rows}
+    assert "cac" not in numbers  # never a bare "CAC"
+    assert any(numbers["cost_per_signup"].values())
+
+
+def test_ltv_cac_charts_compare_per_signup_in_the_currency(snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GROWTH_PUBLISHED", str(snapshot))
+    monkeypatch.setenv("GROWTH_CURRENCY", "eur")
+    notebook = run(NOTEBOOKS / "ltv_cac_by_channel.ipynb", cwd=Path("/"))
+    figures = [
+        output["data"]["application/vnd.plotly.v1+json"]
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if "application/vnd.plotly.v1+json" in output.get("data", {})
+    ]
+    bars = [f for f in figures if all(trace["type"] == "bar" for trace in f["data"])]
+    assert bars, "no LTV bar chart"
+    for figure in bars:
+        assert "per signup" in figure["layout"]["title"]["text"]
+        assert figure["layout"]["yaxis"]["title"]["text"] == "EUR per signup"
+        assert {trace["name"] for trace in figure["data"]} <= {"LTV", "predicted LTV", "cost per signup"}
+        assert "cost per signup" in {trace["name"] for trace in figure["data"]}
+    assert "usd" not in json.dumps(figures).lower()
 
 
 def test_activation_funnel(snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,3 +130,49 @@ def test_activation_funnel(snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert numbers["signups"] == signups == one(snapshot, "select count(*) from marts.dim_users")[0][0]
     assert numbers["activation_rate"] == pytest.approx(activated / signups)
     assert numbers["funnel_users"] == [int(u) for (u,) in funnel]
+
+
+@pytest.fixture
+def project_copy(snapshot: Path, tmp_path: Path) -> Path:
+    """The project's layout as the docs use it: pyproject.toml at the root, the notebooks in
+    notebooks/, the snapshot `growth demo` publishes at data/published/warehouse.duckdb."""
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(NOTEBOOKS, tmp_path / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (tmp_path / DOCUMENTED_SNAPSHOT).parent.mkdir(parents=True)
+    shutil.copy(snapshot, tmp_path / DOCUMENTED_SNAPSHOT)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_documented_launch_with_a_relative_snapshot(
+    name: str, project_copy: Path, snapshot: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/analysts.md: `GROWTH_PUBLISHED=data/published/warehouse.duckdb jupyter lab notebooks/`
+    from the root; the kernel starts in notebooks/, where the relative path does not exist."""
+    monkeypatch.chdir(project_copy)
+    monkeypatch.setenv("GROWTH_PUBLISHED", DOCUMENTED_SNAPSHOT)
+    assert not (project_copy / "notebooks" / DOCUMENTED_SNAPSHOT).exists()
+    numbers = key_numbers(run(project_copy / "notebooks" / f"{name}.ipynb", cwd=project_copy / "notebooks"))
+    monkeypatch.setenv("GROWTH_PUBLISHED", str(snapshot))
+    assert numbers == key_numbers(run(NOTEBOOKS / f"{name}.ipynb", cwd=Path("/")))
+
+
+def test_snapshot_path_is_taken_from_the_project_root(project_copy: Path) -> None:
+    settings = load_settings(environ={"GROWTH_PUBLISHED": DOCUMENTED_SNAPSHOT})
+    for start in (project_copy, project_copy / "notebooks"):
+        assert snapshot_path(settings, start=start) == project_copy.resolve() / DOCUMENTED_SNAPSHOT
+        with open_snapshot(settings, start=start) as con:
+            assert con.execute("select count(*) from snapshot_info").fetchone() == (1,)
+    absolute = load_settings(environ={"GROWTH_PUBLISHED": str(project_copy / "elsewhere.duckdb")})
+    assert snapshot_path(absolute, start=project_copy / "notebooks") == project_copy / "elsewhere.duckdb"
+
+
+def test_missing_snapshot_is_one_clear_line(project_copy: Path) -> None:
+    settings = load_settings(environ={"GROWTH_PUBLISHED": "data/published/missing.duckdb"})
+    with pytest.raises(SnapshotNotFoundError) as error:
+        open_snapshot(settings, start=project_copy / "notebooks")
+    message = str(error.value)
+    assert "\n" not in message
+    assert str(project_copy.resolve() / "data/published/missing.duckdb") in message
+    assert "GROWTH_PUBLISHED=data/published/missing.duckdb" in message
+    assert not (project_copy / "data/published/missing.duckdb").exists()  # read-only: nothing created
