@@ -7,6 +7,7 @@ simulator's own model code.
 from __future__ import annotations
 
 import csv
+import math
 from calendar import monthrange
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -17,6 +18,16 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from devkit.simulator import Simulation, simulate
+from devkit.simulator.experiments import (
+    AA_CHECK,
+    BY_ID,
+    EXPOSURE_EVENT,
+    ONBOARDING,
+    PRE_LOGIN_SHARE,
+    PRICING,
+    SEARCH_RANKING,
+    assign,
+)
 from warehouse.settings import Settings
 
 END = date(2026, 6, 30)
@@ -243,3 +254,166 @@ def test_linkedin_brings_the_most_revenue_per_signup_and_facebook_the_least(even
     assert max(per_signup, key=lambda source: per_signup[source]) == "linkedin"
     assert min(per_signup, key=lambda source: per_signup[source]) == "facebook"
     assert per_signup["linkedin"] > 5 * per_signup["facebook"]
+
+
+# Experiments: the known truth of devkit/simulator/experiments.py, checked on the raw payloads.
+
+
+def _usable(value: object) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def _exposures(events: list[dict]) -> list[dict]:
+    return [event for event in events if event.get("event") == EXPOSURE_EVENT]
+
+
+def _seen(events: list[dict]) -> dict[str, dict[str, list[str]]]:
+    """experiment id -> anonymousId -> variation ids of its usable exposures, in time order.
+
+    The simulator gives each signed-up user one anonymousId that their identify carries, so
+    keying by it is identity stitching: exposures sent before login count for the user.
+    """
+    seen: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for event in _exposures(events):
+        properties = event["properties"]
+        if _usable(properties.get("variation_id")):
+            seen[properties["experiment_id"]][event["anonymousId"]].append(properties["variation_id"])
+    return seen
+
+
+def _arms(events: list[dict], experiment_id: str) -> dict[str, list[str]]:
+    """variation id -> users whose usable exposures all show it (multiple-exposure users left out)."""
+    arms: dict[str, list[str]] = defaultdict(list)
+    for user, variations in _seen(events)[experiment_id].items():
+        if len(set(variations)) == 1:
+            arms[variations[0]].append(user)
+    return arms
+
+
+def _rate(hits: int, n: int) -> tuple[float, float]:
+    """A share and its binomial standard error."""
+    share = hits / n
+    return share, math.sqrt(share * (1 - share) / n)
+
+
+def test_exposures_follow_the_ab_testing_spec_and_stay_a_small_share(events: list[dict]) -> None:
+    exposures = _exposures(events)
+    assert 0.005 < len(exposures) / len(events) < 0.025
+    keys = {"experiment_id", "experiment_name", "variation_id", "variation_name"}
+    unusable = 0
+    for event in exposures:
+        assert event["type"] == "track" and event["anonymousId"]
+        properties = event["properties"]
+        experiment = BY_ID[properties["experiment_id"]]
+        assert properties["experiment_name"] == experiment.name
+        if _usable(properties.get("variation_id")):
+            assert set(properties) == keys
+            assert properties["variation_name"] == experiment.variation(properties["variation_id"]).name
+        else:  # a broken call: the variation_id missing, null or blank
+            unusable += 1
+            assert set(properties) <= keys and properties.get("variation_id") in (None, "", "  ")
+    assert 0 < unusable < 0.03 * len(exposures)
+    assert {event["properties"]["experiment_id"] for event in exposures} == set(BY_ID)
+
+
+def _user_number(events: list[dict]) -> dict[str, int]:
+    """anonymousId -> the simulator's user number, from the ids identify sends (u_0000042, tmp_0000042)."""
+    return {event["anonymousId"]: int(event["userId"].split("_")[1]) for event in events if event["type"] == "identify"}
+
+
+def test_assignment_is_deterministic_per_seed_and_is_the_known_truth(events: list[dict]) -> None:
+    def first_variations(sample: list[dict]) -> dict[tuple[str, int], str]:
+        numbers = _user_number(sample)
+        return {
+            (experiment_id, numbers[user]): variations[0]
+            for experiment_id, users in _seen(sample).items()
+            for user, variations in users.items()
+        }
+
+    small = first_variations(list(Simulation(users=80, days=30, seed=11, end_date=END).events()))
+    assert small == first_variations(list(Simulation(users=80, days=30, seed=11, end_date=END).events()))
+    assert small != first_variations(list(Simulation(users=80, days=30, seed=12, end_date=END).events()))
+    # What the events show is what experiments.assign() says: end-to-end tests can rely on it.
+    for (experiment_id, number), variation_id in first_variations(events).items():
+        truth = {assignment.experiment.id: assignment.variation.id for assignment in assign(7, number)}
+        assert truth[experiment_id] == variation_id
+
+
+def test_some_exposures_are_sent_before_login_and_stitch_to_the_user(events: list[dict]) -> None:
+    identified_at = {event["anonymousId"]: event["timestamp"] for event in events if event["type"] == "identify"}
+    anonymous = [event for event in _exposures(events) if "userId" not in event]
+    assert anonymous
+    for event in anonymous:  # identify comes later on the same anonymousId: stitching attributes them
+        assert event["timestamp"] < identified_at[event["anonymousId"]]
+    first_onboarding: dict[str, dict] = {}
+    for event in _exposures(events):
+        if event["properties"]["experiment_id"] == ONBOARDING.id:
+            first_onboarding.setdefault(event["anonymousId"], event)
+    before_login = sum("userId" not in event for event in first_onboarding.values())
+    share, se = _rate(before_login, len(first_onboarding))
+    assert abs(share - PRE_LOGIN_SHARE) < 3 * se
+    # The pricing page is first seen on the landing visit, before signing up.
+    first_pricing: dict[str, dict] = {}
+    for event in _exposures(events):
+        if event["properties"]["experiment_id"] == PRICING.id:
+            first_pricing.setdefault(event["anonymousId"], event)
+    assert first_pricing and all("userId" not in event for event in first_pricing.values())
+
+
+def test_exposures_repeat_and_a_few_users_see_two_variations(events: list[dict]) -> None:
+    seen = _seen(events)
+    repeated = sum(len(variations) > 1 for users in seen.values() for variations in users.values())
+    multiple = {
+        experiment_id: sum(len(set(variations)) > 1 for variations in users.values())
+        for experiment_id, users in seen.items()
+    }
+    assert repeated > 100
+    assert {experiment_id for experiment_id, count in multiple.items() if count} == {ONBOARDING.id}
+    assert 0 < multiple[ONBOARDING.id] < 0.03 * len(seen[ONBOARDING.id])
+
+
+def test_the_onboarding_checklist_raises_activation_by_the_planted_factor(events: list[dict]) -> None:
+    activated = {event["anonymousId"] for event in events if event.get("event") == "Project Created"}
+    arms = _arms(events, ONBOARDING.id)
+    control, control_se = _rate(sum(user in activated for user in arms["control"]), len(arms["control"]))
+    treated, treated_se = _rate(sum(user in activated for user in arms["treatment"]), len(arms["treatment"]))
+    factor = ONBOARDING.variation("treatment").activation_factor
+    ratio = treated / control
+    ratio_se = ratio * math.hypot(treated_se / treated, control_se / control)  # delta method
+    assert abs(ratio - factor) < 3 * ratio_se
+    assert treated - control > 2 * math.hypot(treated_se, control_se)
+
+
+def test_the_pricing_variations_change_what_subscribers_buy(events: list[dict]) -> None:
+    first_charge: dict[str, dict] = {}
+    for event in events:
+        if event.get("event") == "Order Completed" and event["properties"]["kind"] == "subscription":
+            first_charge.setdefault(event["anonymousId"], event["properties"])
+    annual: dict[str, tuple[float, float]] = {}  # variation -> share of subscribers paying yearly, its SE
+    monthly_price: dict[str, float] = {}
+    for variation_id, users in _arms(events, PRICING.id).items():
+        charges = [first_charge[user] for user in users if user in first_charge]
+        annual[variation_id] = _rate(sum(charge["plan"] == "annual" for charge in charges), len(charges))
+        prices = [float(charge["revenue"]) / (10 if charge["plan"] == "annual" else 1) for charge in charges]
+        monthly_price[variation_id] = sum(prices) / len(prices)
+        planted = PRICING.variation(variation_id).annual_share  # within 3 binomial SEs of the planted share
+        assert abs(annual[variation_id][0] - planted) < 3 * math.sqrt(planted * (1 - planted) / len(charges))
+    (control, control_se), (discount, discount_se) = annual["control"], annual["annual_discount"]
+    assert discount - control > 3 * math.hypot(control_se, discount_se)
+    # The premium plan shown first moves subscribers to bigger plans (planted: mean price x1.55).
+    assert monthly_price["premium_anchor"] > 1.2 * monthly_price["control"]
+
+
+def test_the_aa_split_is_even_and_the_broken_experiment_split_is_off_as_planted(events: list[dict]) -> None:
+    for experiment in (AA_CHECK, SEARCH_RANKING):
+        arms = _arms(events, experiment.id)
+        n = sum(len(users) for users in arms.values())
+        share = len(arms["control"]) / n
+        expected = experiment.expected_split["control"]
+        assert abs(share - expected) < 3 * math.sqrt(expected * (1 - expected) / n), experiment.id
+        configured = experiment.weights["control"]
+        z = (share - configured) / math.sqrt(configured * (1 - configured) / n)  # the SRM test, z^2 = chi^2
+        if experiment is AA_CHECK:
+            assert abs(z) < 3
+        else:
+            assert abs(z) > 3.29  # p < 0.001: a sample-ratio mismatch

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 
 from devkit.simulator.events import Event, user_events, visitor_events
+from devkit.simulator.experiments import EXPOSURE_EVENT, assign, effects_of, exposures
 from devkit.simulator.model import CHANNELS, DayPlan, draw_life, plan_days
 
 DUPLICATE_SHARE = 0.007
@@ -58,13 +59,24 @@ class Simulation:
                 for _ in range(count):
                     number += 1
                     rng = random.Random(f"{self.seed}:life:{number}")
-                    life = draw_life(number, channels[source], plan.day, rng)
-                    yield from user_events(self.seed, life, self.end_date)
+                    assignments = assign(self.seed, number)
+                    life = draw_life(number, channels[source], plan.day, rng, effects_of(assignments))
+                    events = user_events(self.seed, life, self.end_date)
+                    if assignments:
+                        events.extend(exposures(events, assignments, horizon))
+                        events.sort(key=lambda event: event["timestamp"])
+                    yield from events
 
     def records(self) -> Iterator[Record]:
-        """The bytes to produce, retries and malformed records included."""
-        rng = random.Random(f"{self.seed}:transport")
+        """The bytes to produce, retries and malformed records included.
+
+        Exposures draw their retries from a generator of their own, so adding them moves no
+        retry or malformed record of the other events.
+        """
+        transport = random.Random(f"{self.seed}:transport")
+        exposure_transport = random.Random(f"{self.seed}:transport:experiments")
         for event in self.events():
+            rng = exposure_transport if event.get("event") == EXPOSURE_EVENT else transport
             key = (event.get("userId") or event["anonymousId"]).encode()
             value = orjson.dumps(event)
             yield key, value

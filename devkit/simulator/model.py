@@ -127,6 +127,23 @@ def _settle_referral_payouts(plans: list[DayPlan]) -> None:
 
 
 @dataclass(frozen=True)
+class Effects:
+    """What the experiments a user is in change in their life (planted in experiments.py).
+
+    The defaults change nothing, and a user in every control variation draws exactly the life
+    they would draw without experiments: each effect moves the threshold of a draw the life
+    makes anyway, so the generator consumes the same random numbers.
+    """
+
+    activation_factor: float = 1.0  # multiplies the activation probability
+    annual_share: float = ANNUAL_SHARE  # share of subscribers who pay a year up front
+    plan_factors: tuple[float, float, float] = (1.0, 1.0, 1.0)  # multiply the plan mix weights
+
+
+NO_EFFECTS = Effects()
+
+
+@dataclass(frozen=True)
 class UserLife:
     """One signed-up user's fate, drawn once so event generation is a pure replay."""
 
@@ -149,9 +166,12 @@ class UserLife:
         return self.plan_price * (ANNUAL_MONTHS_CHARGED if self.billing_months == 12 else 1)
 
 
-def draw_life(number: int, channel: Channel, signup_day: date, rng: random.Random) -> UserLife:
+def draw_life(
+    number: int, channel: Channel, signup_day: date, rng: random.Random, effects: Effects = NO_EFFECTS
+) -> UserLife:
     """One user's fate from their own generator: activation, subscription, engagement, billing."""
-    activated = rng.random() < channel.activation_rate / 0.85  # most, not all, within the window
+    # / 0.85: most, not all, activators activate within the window
+    activated = rng.random() < channel.activation_rate * effects.activation_factor / 0.85
     activation_hours: float | None = None
     if activated:
         # Most activators create their first project within a week; a tail comes later.
@@ -159,12 +179,15 @@ def draw_life(number: int, channel: Channel, signup_day: date, rng: random.Rando
         if rng.random() > 0.85:
             activation_hours = None
     subscribes = activation_hours is not None and rng.random() < channel.paying_rate
-    price = rng.choices(PLAN_PRICES, weights=channel.plan_mix)[0]
+    mix: tuple[float, ...] = channel.plan_mix
+    if effects.plan_factors != NO_EFFECTS.plan_factors:
+        mix = tuple(share * factor for share, factor in zip(mix, effects.plan_factors, strict=True))
+    price = rng.choices(PLAN_PRICES, weights=mix)[0]
     campaign = rng.choice(channel.campaigns) if channel.campaigns else None
     subscribes_after = rng.uniform(1, 25) if subscribes else None
     engaged_days = rng.expovariate(1 / channel.mean_engaged_days) * (1.6 if activation_hours is not None else 0.6)
     uses_alias = rng.random() < 0.05
-    billing_months = 12 if rng.random() < ANNUAL_SHARE else 1
+    billing_months = 12 if rng.random() < effects.annual_share else 1
     # A memoryless paying lifetime whose mean grows with engagement and plan size: a constant
     # cancel probability at each renewal (a geometric number of paid periods), the one of an
     # exponential lifetime with that mean observed once per billing period.
