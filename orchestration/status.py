@@ -6,9 +6,13 @@ is opened read-only for the instant of reading, under the writer lock taken with
 waiting long: when a writer (a build, a busy ingester) holds it, status says the warehouse
 is busy instead of waiting, and reports marts freshness from the analyst snapshot anyway.
 
-With no broker configured, status asks the embedded broker of ``growth broker start``; a
-warehouse made by ``growth demo`` had its own in-memory broker, stopped when the demo
-ended, so its Kafka side is reported as such rather than as a fault.
+With no broker configured, status uses the address the embedded broker records beside the
+warehouse (the pid file of ``growth broker start``, which ``growth demo`` writes too) while
+that broker runs. A warehouse made by ``growth demo`` whose in-memory broker stopped when the
+demo ended has no broker to ask: its Kafka side is reported as such rather than as a fault.
+
+The report (``--json``) keeps partitions in numeric order; the table prints it for people:
+counts grouped, ages in whole units ("8 s", "3 min", "2 h").
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import duckdb
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from rich.table import Table
+from rich.text import Text
 
 from devkit.broker import EmbeddedBroker
 from orchestration.build import target_dir
@@ -68,11 +73,15 @@ def _warehouse_facts(settings: Settings) -> dict[str, Any]:
             return con.execute(sql, params).fetchall() if table in tables else []
 
         [(events, last_ingest)] = rows("raw.events", "select count(*), max(ingested_at) from raw.events") or [(0, None)]
-        codes = dict(rows("raw.events_quarantine", "select error_code, count(*) from raw.events_quarantine group by 1"))
+        codes = dict(
+            rows(
+                "raw.events_quarantine", "select error_code, count(*) from raw.events_quarantine group by 1 order by 1"
+            )
+        )
         offsets = dict(
             rows(
                 "raw.kafka_offsets",
-                "select partition, next_offset from raw.kafka_offsets where topic = ?",
+                "select partition, next_offset from raw.kafka_offsets where topic = ? order by partition",
                 [settings.topic],
             )
         )
@@ -111,13 +120,18 @@ def _snapshot_facts(published: Path) -> dict[str, Any]:
     if not published.exists():
         return {"snapshot_age_seconds": None, "marts_data_through": None}
     with duckdb.connect(str(published), read_only=True) as con:
-        [(published_at,)] = con.execute("select max(published_at) from snapshot_info").fetchall()
+        try:
+            [(published_at,)] = con.execute("select max(published_at) from snapshot_info").fetchall()
+        except duckdb.Error:
+            published_at = None
         try:
             [(through,)] = con.execute("select max(activity_date) from marts.fct_daily_active_users").fetchall()
         except duckdb.Error:
             through = None
+    if isinstance(published_at, datetime) and published_at.tzinfo is None:
+        published_at = published_at.replace(tzinfo=UTC)
     return {
-        "snapshot_age_seconds": (datetime.now(UTC) - published_at).total_seconds(),
+        "snapshot_age_seconds": (datetime.now(UTC) - published_at).total_seconds() if published_at else None,
         "marts_data_through": through.isoformat() if through else None,
     }
 
@@ -136,15 +150,18 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     else:
         problems.append(f"no warehouse at {settings.warehouse}")
         report["stored_offsets"] = {}
+    report["embedded_broker"] = False
     if not settings.bootstrap_servers:
-        embedded = EmbeddedBroker(settings.data_dir).status()
-        if embedded is not None:
-            settings = settings.with_bootstrap(embedded.bootstrap_servers)
+        recorded = EmbeddedBroker(settings.data_dir).status()  # the address it recorded, while it runs
+        if recorded is not None:
+            settings = settings.with_bootstrap(recorded.bootstrap_servers)
+            report["embedded_broker"] = True
     report["bootstrap_servers"] = settings.bootstrap_servers
     if not settings.bootstrap_servers:
-        if not report.get("made_by_demo"):
+        if report.get("made_by_demo"):
+            report["kafka"] = "not checked: the demo's embedded broker stopped when the demo ended"
+        else:
             problems.append("no Kafka bootstrap servers: set KAFKA_BOOTSTRAP_SERVERS or pass --bootstrap-servers")
-        report["kafka"] = "not checked: the demo's embedded broker stopped when the demo ended"
         return _finish(settings, report, problems)
     try:
         ends = _end_offsets(settings)
@@ -171,15 +188,21 @@ def _finish(settings: Settings, report: dict[str, Any], problems: list[str]) -> 
 
 
 def _age(seconds: float) -> str:
-    """8 s, 3 min, 2 h, 4 days: what a person reads at a glance."""
-    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f} {unit}" if seconds >= 10 * size else f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.0f} s"
+    """8 s, 3 min, 2 h, 4 days: rounded to a whole number of the largest unit that reads at a
+    glance (hours up to two days)."""
+    seconds = max(seconds, 0.0)  # a clock a little behind the snapshot's
+    for unit, size, below in (("s", 1, 60), ("min", 60, 60), ("h", 3600, 48)):
+        if round(seconds / size) < below:
+            return f"{round(seconds / size)} {unit}"
+    return f"{round(seconds / 86400)} days"
 
 
 def _partitions(values: dict[Any, int]) -> str:
     return ", ".join(f"{p}: {values[p]:,}" for p in sorted(values, key=int)) or "none"
+
+
+def _row(table: Table, label: str, value: str, style: str = "") -> None:
+    table.add_row(label, Text(value, style=style))  # paths and broker messages are text, not markup
 
 
 def status_table(report: dict[str, Any]) -> Table:
@@ -187,27 +210,33 @@ def status_table(report: dict[str, Any]) -> Table:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold", justify="right")
     table.add_column(overflow="fold")
-    verdict = "[green]healthy[/green]" if report["healthy"] else "[red]unhealthy[/red]"
-    table.add_row("status", verdict)
+    if report["healthy"]:
+        _row(table, "status", "healthy", "green")
+    else:
+        _row(table, "status", "unhealthy", "red")
     for problem in report["problems"]:
-        table.add_row("problem", f"[red]{problem}[/red]")
-    table.add_row("warehouse", report["warehouse"] + (" (busy: a writer holds it)" if report["warehouse_busy"] else ""))
-    table.add_row("topic", f"{report['topic']} at {report.get('bootstrap_servers') or 'no broker'}")
+        _row(table, "problem", problem, "red")
+    _row(table, "warehouse", report["warehouse"] + (" (busy: a writer holds it)" if report["warehouse_busy"] else ""))
+    broker = report.get("bootstrap_servers") or "no broker"
+    _row(table, "topic", f"{report['topic']} at {broker}" + (" (embedded broker)" if report["embedded_broker"] else ""))
     if "kafka" in report:
-        table.add_row("kafka", report["kafka"])
+        _row(table, "kafka", report["kafka"])
     if "lag_by_partition" in report:
-        table.add_row("lag", f"{report['lag_total']:,} ({_partitions(report['lag_by_partition'])})")
+        _row(table, "lag", f"{report['lag_total']:,} ({_partitions(report['lag_by_partition'])})")
     if "end_offsets" in report:
-        table.add_row("end offsets", _partitions(report["end_offsets"]))
+        _row(table, "end offsets", _partitions(report["end_offsets"]))
     if "events" in report:
-        table.add_row("stored offsets", _partitions(report["stored_offsets"]))
-        table.add_row("events", f"{report['events']:,}")
+        _row(table, "stored offsets", _partitions(report["stored_offsets"]))
+        _row(table, "events", f"{report['events']:,}")
         codes = report["quarantine_by_code"]
-        table.add_row("quarantined", ", ".join(f"{code} {n:,}" for code, n in sorted(codes.items())) or "none")
-        table.add_row("spend rows", f"{report['spend_rows']:,}")
-        table.add_row("last ingest", report["last_ingest_at"] or "never")
-    table.add_row("last build", report["last_build_at"] or "never")
+        _row(table, "quarantined", ", ".join(f"{code} {n:,}" for code, n in sorted(codes.items())) or "none")
+        _row(table, "spend rows", f"{report['spend_rows']:,}")
+        _row(table, "last ingest", report["last_ingest_at"] or "never")
+        if report["events_forgotten"] or report["events_dropped_at_ingest"]:
+            forgotten, dropped = report["events_forgotten"], report["events_dropped_at_ingest"]
+            _row(table, "forgotten users", f"{forgotten:,} events deleted, {dropped:,} dropped at ingest")
+    _row(table, "last build", report["last_build_at"] or "never")
     age = report["snapshot_age_seconds"]
-    table.add_row("snapshot", "none" if age is None else f"published {_age(age)} ago")
-    table.add_row("marts data through", report["marts_data_through"] or "no data")
+    _row(table, "snapshot", "none" if age is None else f"published {_age(age)} ago")
+    _row(table, "marts data through", report["marts_data_through"] or "no data")
     return table
