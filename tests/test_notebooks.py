@@ -4,7 +4,12 @@ equal the marts (computed independently in SQL below)."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +27,20 @@ from warehouse.settings import Settings, load_settings
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ("retention_deep_dive", "ltv_cac_by_channel", "activation_funnel")
-DOCUMENTED_SNAPSHOT = "data/published/warehouse.duckdb"  # the relative path of docs/analysts.md
+DOCUMENTED_SNAPSHOT = "data/published/warehouse.duckdb"  # where `growth demo` publishes, from the root
+
+
+def documented_commands() -> list[str]:
+    """The shell lines of the bash blocks in docs/analysts.md's Notebooks section."""
+    text = (ROOT / "docs" / "analysts.md").read_text()
+    section = text.split("\n## Notebooks\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def documented(program: str) -> str:
+    [command] = [line for line in documented_commands() if re.search(rf"\b{program}\b", line)]
+    return command
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +110,20 @@ def test_ltv_cac_by_channel(snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> 
         for channel, spend, signups, _, ltv, *_ in rows
     }
     assert numbers["ltv_cac_ratio"] == {r[0]: pytest.approx(r[5]) if r[5] is not None else None for r in rows}
+    # per customer on both sides: CAC per customer (metrics.md's CAC) against revenue per customer
+    assert numbers["revenue_per_customer"] == {
+        channel: pytest.approx(revenue / customers) if customers else None
+        for channel, revenue, customers in one(
+            snapshot, "select channel, revenue, customers from marts.fct_channel_economics"
+        )
+    }
     assert "cac" not in numbers  # never a bare "CAC"
-    assert any(numbers["cost_per_signup"].values())
+    assert any(numbers["cost_per_signup"].values()) and any(numbers["revenue_per_customer"].values())
 
 
-def test_ltv_cac_charts_compare_per_signup_in_the_currency(snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ltv_cac_charts_compare_like_with_like_in_the_currency(snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every bar chart has one denominator: per signup (LTV, predicted LTV, cost per signup) or
+    per customer (revenue per customer, CAC per customer), named on its axis in GROWTH_CURRENCY."""
     monkeypatch.setenv("GROWTH_PUBLISHED", str(snapshot))
     monkeypatch.setenv("GROWTH_CURRENCY", "eur")
     notebook = run(NOTEBOOKS / "ltv_cac_by_channel.ipynb", cwd=Path("/"))
@@ -108,12 +135,20 @@ def test_ltv_cac_charts_compare_per_signup_in_the_currency(snapshot: Path, monke
         if "application/vnd.plotly.v1+json" in output.get("data", {})
     ]
     bars = [f for f in figures if all(trace["type"] == "bar" for trace in f["data"])]
-    assert bars, "no LTV bar chart"
+    same_denominator = {
+        "per signup": ({"LTV", "predicted LTV", "cost per signup"}, "cost per signup"),
+        "per customer": ({"revenue per customer", "CAC per customer"}, "CAC per customer"),
+    }
+    seen = set()
     for figure in bars:
-        assert "per signup" in figure["layout"]["title"]["text"]
-        assert figure["layout"]["yaxis"]["title"]["text"] == "EUR per signup"
-        assert {trace["name"] for trace in figure["data"]} <= {"LTV", "predicted LTV", "cost per signup"}
-        assert "cost per signup" in {trace["name"] for trace in figure["data"]}
+        axis = figure["layout"]["yaxis"]["title"]["text"]
+        denominator = axis.removeprefix("EUR ")
+        allowed, cost = same_denominator[denominator]
+        names = {trace["name"] for trace in figure["data"]}
+        assert denominator in figure["layout"]["title"]["text"]
+        assert names <= allowed and cost in names and len(names) > 1, (axis, names)
+        seen.add(denominator)
+    assert seen == set(same_denominator)  # both comparisons are drawn
     assert "usd" not in json.dumps(figures).lower()
 
 
@@ -137,6 +172,7 @@ def project_copy(snapshot: Path, tmp_path: Path) -> Path:
     """The project's layout as the docs use it: pyproject.toml at the root, the notebooks in
     notebooks/, the snapshot `growth demo` publishes at data/published/warehouse.duckdb."""
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)  # the docs' .venv/bin/...
     shutil.copytree(NOTEBOOKS, tmp_path / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     (tmp_path / DOCUMENTED_SNAPSHOT).parent.mkdir(parents=True)
     shutil.copy(snapshot, tmp_path / DOCUMENTED_SNAPSHOT)
@@ -147,14 +183,43 @@ def project_copy(snapshot: Path, tmp_path: Path) -> Path:
 def test_documented_launch_with_a_relative_snapshot(
     name: str, project_copy: Path, snapshot: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """docs/analysts.md: `GROWTH_PUBLISHED=data/published/warehouse.duckdb jupyter lab notebooks/`
-    from the root; the kernel starts in notebooks/, where the relative path does not exist."""
+    """docs/analysts.md's `GROWTH_PUBLISHED=data/published/warehouse.duckdb .venv/bin/jupyter lab
+    notebooks/`, from the root: its environment, and each kernel started in its folder (as
+    JupyterLab starts it), where the relative path does not exist."""
+    words = shlex.split(documented("jupyter lab"))
+    assignments = [word for word in words if re.fullmatch(r"[A-Z_]+=.*", word)]
+    program, subcommand, folder = words[len(assignments) :]
+    assert (program, subcommand) == (".venv/bin/jupyter", "lab")
+    assert (project_copy / program).is_file() and (project_copy / folder / f"{name}.ipynb").is_file()
     monkeypatch.chdir(project_copy)
-    monkeypatch.setenv("GROWTH_PUBLISHED", DOCUMENTED_SNAPSHOT)
-    assert not (project_copy / "notebooks" / DOCUMENTED_SNAPSHOT).exists()
-    numbers = key_numbers(run(project_copy / "notebooks" / f"{name}.ipynb", cwd=project_copy / "notebooks"))
+    for assignment in assignments:
+        monkeypatch.setenv(*assignment.split("=", 1))
+    assert os.environ["GROWTH_PUBLISHED"] == DOCUMENTED_SNAPSHOT
+    assert not (project_copy / folder / DOCUMENTED_SNAPSHOT).exists()
+    numbers = key_numbers(run(project_copy / folder / f"{name}.ipynb", cwd=project_copy / folder))
     monkeypatch.setenv("GROWTH_PUBLISHED", str(snapshot))
     assert numbers == key_numbers(run(NOTEBOOKS / f"{name}.ipynb", cwd=Path("/")))
+
+
+def test_documented_headless_run_works_as_written(project_copy: Path) -> None:
+    """docs/analysts.md's `jupyter execute` line, run by a shell from the project root as written:
+    every notebook runs top to bottom on the relative snapshot; without it, the run fails."""
+    command = documented("jupyter execute")
+    env = {key: value for key, value in os.environ.items() if key != "GROWTH_PUBLISHED"}
+
+    def shell() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", command], cwd=project_copy, env=env, capture_output=True, text=True, timeout=600
+        )
+
+    result = shell()
+    assert result.returncode == 0, result.stderr[-4000:]
+    for name in NAMES:
+        assert f"Executing notebooks/{name}.ipynb" in result.stderr
+    (project_copy / DOCUMENTED_SNAPSHOT).rename(project_copy / "elsewhere.duckdb")
+    missing = shell()
+    assert missing.returncode != 0
+    assert f"no analyst snapshot at {project_copy.resolve() / DOCUMENTED_SNAPSHOT}" in missing.stderr
 
 
 def test_snapshot_path_is_taken_from_the_project_root(project_copy: Path) -> None:
