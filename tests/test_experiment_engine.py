@@ -8,7 +8,7 @@ spelled out with ``math``), never against the engine's own functions.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,33 +17,14 @@ import duckdb
 import pytest
 from pytest import approx
 
+from tests._experiment_data import ExperimentData, converters, stat, user_sums
+from tests._experiment_data import make_warehouse as make_interface_warehouse
 from transforms.experiments import build_experiment_results
 from warehouse.connection import writing
 from warehouse.settings import Settings
 
 ALPHA, SRM_THRESHOLD, TUNING_N, MIN_NONZERO = 0.05, 0.001, 5000, 3
 Z_975 = 1.959963984540054
-
-INTERFACE_DDL = """
-create schema if not exists intermediate;
-create table intermediate.int_metric_config (
-    purchase_event varchar, ltv_horizon_months integer, experiment_alpha double,
-    srm_p_threshold double, sequential_tuning_n bigint, experiment_min_nonzero bigint
-);
-create table intermediate.int_experiments (
-    experiment_id varchar, experiment_name varchar, first_exposure_date date, last_exposure_date date,
-    multiple_exposure_users bigint, unusable_exposures bigint, is_running boolean
-);
-create table intermediate.int_experiment_variations (
-    experiment_id varchar, variation_id varchar, variation_name varchar, is_control boolean,
-    weight double, assigned_users bigint
-);
-create table intermediate.int_experiment_metric_stats (
-    experiment_id varchar, metric_name varchar, variation_id varchar, metric_type varchar, goal varchar,
-    is_guardrail boolean, users bigint, users_in_progress bigint, nonzero_users bigint,
-    sum_y double, sum_y2 double, sum_x double, sum_x2 double, sum_xy double
-);
-"""
 
 DIM_COLUMNS = [
     ("experiment_id", "VARCHAR"),
@@ -89,39 +70,6 @@ RESULT_COLUMNS = [
 ]
 
 
-def user_sums(y: Sequence[float], x: Sequence[float]) -> tuple[int, int, float, float, float, float, float]:
-    """(users, nonzero_users, Σy, Σy², Σx, Σx², Σxy) of a few users, as the dbt model sums them."""
-    return (
-        len(y),
-        sum(1 for v in y if v != 0),
-        sum(y),
-        sum(v * v for v in y),
-        sum(x),
-        sum(v * v for v in x),
-        sum(a * b for a, b in zip(x, y, strict=True)),
-    )
-
-
-def converters(users: int, converted: int) -> tuple[int, int, float, float, float, float, float]:
-    """Sums of a 0/1 metric without covariate: y² = y."""
-    return (users, converted, converted, converted, 0.0, 0.0, 0.0)
-
-
-def stat(
-    experiment: str,
-    metric: str,
-    variation: str,
-    sums: tuple[int, int, float, float, float, float, float],
-    *,
-    metric_type: str = "conversion",
-    goal: str = "increase",
-    guardrail: bool = False,
-    in_progress: int = 0,
-) -> tuple[Any, ...]:
-    users, nonzero, *moments = sums
-    return (experiment, metric, variation, metric_type, goal, guardrail, users, in_progress, nonzero, *moments)
-
-
 EXPERIMENTS = [
     ("checkout", "New checkout", date(2026, 5, 1), date(2026, 6, 30), 3, 12, True),
     ("ghost", None, date(2026, 6, 2), date(2026, 6, 3), 0, 4, False),  # only unusable exposures
@@ -161,20 +109,13 @@ STATS = [
 ]
 
 
+DATA = ExperimentData(EXPERIMENTS, VARIATIONS, STATS, ALPHA, SRM_THRESHOLD, TUNING_N, MIN_NONZERO)
+
+
 def make_warehouse(path: Path, *, experiments: bool = True) -> Settings:
-    settings = Settings(warehouse=path)
-    with writing(settings, create=True) as con:  # the raw schema a warehouse always has
-        con.execute(INTERFACE_DDL)
-        con.execute(
-            "insert into intermediate.int_metric_config values ('Order Completed', 12, ?, ?, ?, ?)",
-            [ALPHA, SRM_THRESHOLD, TUNING_N, MIN_NONZERO],
-        )
-        if experiments:
-            con.executemany("insert into intermediate.int_experiments values (?, ?, ?, ?, ?, ?, ?)", EXPERIMENTS)
-            con.executemany("insert into intermediate.int_experiment_variations values (?, ?, ?, ?, ?, ?)", VARIATIONS)
-            marks = ", ".join("?" * len(STATS[0]))
-            con.executemany(f"insert into intermediate.int_experiment_metric_stats values ({marks})", STATS)
-    return settings
+    return make_interface_warehouse(
+        path, DATA if experiments else replace(DATA, experiments=[], variations=[], stats=[])
+    )
 
 
 def read(settings: Settings, table: str) -> tuple[list[tuple[str, str]], list[tuple[Any, ...]]]:
