@@ -19,6 +19,10 @@ MAX_PAYLOAD_BYTES = 1_048_576
 TYPES = frozenset({"track", "identify", "page", "screen", "alias", "group"})
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(hours=24)
+# The properties of an experiment exposure (docs/experiments.md), kept as sent for staging.
+# Which track event marks an exposure is a dbt var, so every track event carrying an
+# experiment_id keeps them (a few bytes, and none for the events that do not).
+EXPERIMENT_PROPERTIES = ("experiment_id", "variation_id", "experiment_name", "variation_name")
 TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?"
 )
@@ -58,6 +62,7 @@ class Accepted(NamedTuple):
     campaign_source_raw: str | None
     campaign_medium_raw: str | None
     campaign_name_raw: str | None
+    experiment_raw: str | None
     payload: str
 
 
@@ -108,7 +113,7 @@ def validate(value: bytes | None, now: datetime) -> Accepted | Rejected:
     outcome = event_row(value, now + FUTURE_TOLERANCE, "", 0, 0)
     if isinstance(outcome, Rejected):
         return outcome
-    return Accepted._make((*outcome[:13], outcome[13].decode()))
+    return Accepted._make((*outcome[:14], outcome[14].decode()))
 
 
 def event_row(
@@ -198,6 +203,9 @@ def event_row(
     revenue = None
     if kind == "track" and type(properties) is dict and (amount := properties.get("revenue")) is not None:
         revenue = orjson.dumps(amount).decode()
+    experiment = None
+    if kind == "track" and type(properties) is dict and "experiment_id" in properties:
+        experiment = orjson.dumps({key: properties[key] for key in EXPERIMENT_PROPERTIES if key in properties}).decode()
     campaign = context.get("campaign") if context is not None else None
     if type(campaign) is dict:
         source, medium, campaign_name = (
@@ -221,6 +229,7 @@ def event_row(
         source,
         medium,
         campaign_name,
+        experiment,
         value,
         topic,
         partition,

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from analysts.publish import publish_snapshot
 from orchestration.build import run_build
+from transforms.experiments import ExperimentResultsSummary, build_experiment_results
 from transforms.predictive_ltv import PredictiveLtvSummary, build_predictive_ltv
 from warehouse.settings import Settings
 
@@ -19,8 +20,13 @@ Stage = Callable[[str, Callable[[], Any]], Any]
 
 
 def run_transforms(settings: Settings) -> PredictiveLtvSummary:
-    """Every Python transform downstream of the marts, in dependency order."""
+    """Predictive LTV, the Python transform downstream of the user and channel marts."""
     return build_predictive_ltv(settings)
+
+
+def run_experiment_results(settings: Settings) -> ExperimentResultsSummary:
+    """The experiment marts from the sufficient statistics dbt reduced the exposures to."""
+    return build_experiment_results(settings)
 
 
 def _quietly(_name: str, step: Callable[[], T]) -> T:
@@ -41,4 +47,5 @@ def run_pipeline(
     """
     stage("dbt build", lambda: run_build(settings, full_refresh=full_refresh, vars=vars, quiet=quiet))
     stage("predictive LTV (BG/NBD + Gamma-Gamma)", lambda: run_transforms(settings))
+    stage("experiment results", lambda: run_experiment_results(settings))
     stage("publish analyst snapshot", lambda: publish_snapshot(settings))

@@ -41,6 +41,9 @@ create table if not exists raw.events (
     campaign_source_raw varchar,
     campaign_medium_raw varchar,
     campaign_name_raw   varchar,
+    -- JSON object of properties.{experiment_id, variation_id, experiment_name,
+    -- variation_name} as sent, for track events with an experiment_id (null otherwise).
+    experiment_raw      varchar,
     -- zstd: JSON text compresses to half the size of DuckDB's automatic choice, and faster.
     payload             json        not null using compression zstd,
     kafka_topic         varchar     not null,
@@ -123,9 +126,30 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | No
     return con
 
 
+# A warehouse ingested before raw.events kept experiment_raw gets it from the payloads once,
+# so exposures sent earlier are analysed like new ones (the same object the ingester writes).
+EXPERIMENT_RAW_BACKFILL = """
+alter table raw.events add column experiment_raw varchar;
+update raw.events
+set experiment_raw = json_object(
+    'experiment_id', payload -> '$.properties.experiment_id',
+    'variation_id', payload -> '$.properties.variation_id',
+    'experiment_name', payload -> '$.properties.experiment_name',
+    'variation_name', payload -> '$.properties.variation_name'
+)::varchar
+where type = 'track' and json_exists(payload, '$.properties.experiment_id');
+"""
+
+
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw tables if they are missing (idempotent, safe on every start)."""
     con.execute(RAW_SCHEMA_DDL)
+    [(has_experiment_raw,)] = con.execute(
+        "select count(*) from duckdb_columns() where database_name = current_database() "
+        "and schema_name = 'raw' and table_name = 'events' and column_name = 'experiment_raw'"
+    ).fetchall()
+    if not has_experiment_raw:
+        con.execute(EXPERIMENT_RAW_BACKFILL)
 
 
 class WarehouseNotFound(GrowthError):

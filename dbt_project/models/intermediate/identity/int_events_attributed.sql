@@ -1,7 +1,8 @@
 {#-
   Every valid event with its user_key (null for anonymous visitors) and whether it counts
   as activity (metrics.md "Activity events"): track/page/screen with a user_key, except
-  track events named in inactive_events. Base id: userId; else anon_link[anonymousId];
+  track events named in inactive_events and experiment exposures (experiment_exposure_event):
+  viewing an experiment does not make a user active. Base id: userId; else anon_link[anonymousId];
   else alias_link[anonymousId]. Stitching is retroactive: links apply to earlier events.
 
   Narrow on purpose: every row is written once per event, and each high-cardinality id
@@ -129,9 +130,10 @@ engagement as (
         based.campaign_name,
         (
             based.event_type in ('track', 'page', 'screen')
-            {%- if var('inactive_events') %}
-            and not (based.event_type = 'track' and coalesce(based.event_name in {{ sql_string_list(var('inactive_events')) }}, false))
-            {%- endif %}
+            and not (
+                based.event_type = 'track'
+                and coalesce(based.event_name in {{ sql_string_list([var('experiment_exposure_event')] + var('inactive_events')) }}, false)
+            )
         ) as is_engagement_event,
         based.replaced_user_key,
         based.replaced_base_id,
