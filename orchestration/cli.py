@@ -284,6 +284,19 @@ def sql(
 
 
 @app.command()
+def experiments(
+    experiment_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="One experiment's id; without it, every experiment.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Experiment results from the analyst snapshot: lifts, intervals, decisions, sample-ratio checks."""
+    from analysts.experiments import show_experiments
+
+    show_experiments(_settings(), experiment_id, as_json=as_json, console=out)
+
+
+@app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     warehouse: Warehouse = None,
