@@ -8,6 +8,7 @@ writer lock as a second line, so runs that write the warehouse never overlap.
 from dagster import AssetSelection, Definitions, define_asset_job
 
 from orchestration.defs.dbt import dbt_resource, growth_dbt_models
+from orchestration.defs.experiments import experiment_results
 from orchestration.defs.ingest import ingest_job, ingest_schedules, marketing_spend, raw_events
 from orchestration.defs.reports import (
     analyst_snapshot,
@@ -22,15 +23,23 @@ from warehouse.settings import load_settings
 
 hourly_job = define_asset_job(
     "ingest_build_snapshot_job",
-    selection=AssetSelection.assets(raw_events, marketing_spend, predictive_ltv, analyst_snapshot)
+    selection=AssetSelection.assets(raw_events, marketing_spend, predictive_ltv, experiment_results, analyst_snapshot)
     | AssetSelection.assets(growth_dbt_models),
     description="Ingest events and spend, build every dbt model with its tests, refit the transforms, "
-    "publish the analyst snapshot.",
+    "analyse the experiments, publish the analyst snapshot.",
 )
 # The one place the code location reads its settings when it loads: the schedules' crons.
 settings = load_settings()
 
-ASSETS = [raw_events, marketing_spend, growth_dbt_models, predictive_ltv, analyst_snapshot, growth_report]
+ASSETS = [
+    raw_events,
+    marketing_spend,
+    growth_dbt_models,
+    predictive_ltv,
+    experiment_results,
+    analyst_snapshot,
+    growth_report,
+]
 
 defs = Definitions(
     assets=ASSETS,

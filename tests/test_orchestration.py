@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -134,6 +135,76 @@ def test_raw_checks_against_their_limits(monkeypatch: pytest.MonkeyPatch) -> Non
     limits = GrowthResource(quarantine_share_limit=0.2).check_limits()  # a field wins over the environment
     assert (limits.quarantine_share, limits.freshness_minutes, limits.volume_low) == (0.2, 120, 0.4)
     assert passed(now - timedelta(minutes=61), 45, 100) == {"raw_events_fresh": True, "daily_volume_within_band": True}
+
+
+def test_experiment_marts_are_one_asset_with_the_sample_ratio_check() -> None:
+    """marts/fct_experiment_results and marts/dim_experiments: one multi-asset on the dbt interface
+    tables, in the warehouse pool and the hourly job, upstream of the snapshot; the SRM check is
+    declared on dim_experiments with a description."""
+    from dagster import AssetCheckKey, AssetKey
+
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    results, dim = AssetKey(["marts", "fct_experiment_results"]), AssetKey(["marts", "dim_experiments"])
+    interface = {
+        AssetKey(["intermediate", name])
+        for name in ("int_experiments", "int_experiment_variations", "int_experiment_metric_stats", "int_metric_config")
+    }
+    for key in (results, dim):
+        node = graph.get(key)
+        assert node.parent_keys == interface and node.group_name == "experiments"
+        assert node.description and node.assets_def.op.pool == "warehouse"
+        assert graph.get(AssetKey("analyst_snapshot")).parent_keys >= {key}
+    assert graph.get(results).assets_def is graph.get(dim).assets_def  # one engine run writes both
+    check = AssetCheckKey(dim, "experiments_sample_ratio")
+    assert check in graph.asset_check_keys
+    description = graph.get_check_spec(check).description or ""
+    assert "sample-ratio" in description and "srm_p_threshold" in description
+    hourly = defs.resolve_job_def("ingest_build_snapshot_job").asset_layer.selected_asset_keys
+    assert {results, dim} <= hourly
+
+
+@pytest.mark.parametrize(("control", "treatment", "passed"), [(500, 500, True), (600, 400, False)])
+def test_experiment_asset_fails_its_check_on_a_sample_ratio_mismatch(
+    tmp_path: Path, control: int, treatment: int, passed: bool
+) -> None:
+    """The asset on hand-made interface tables: 600 / 400 against 50 / 50 gives χ² = 2 · 100² / 500
+    = 40, p = erfc(√20) = 2.5e-10 < 0.001: the check fails, naming the experiment; 500 / 500 passes."""
+    import math
+
+    from dagster import AssetCheckSeverity, AssetKey
+
+    from orchestration.defs.experiments import experiment_results
+    from orchestration.defs.resources import GrowthResource
+    from tests._experiment_data import two_arm_experiment
+
+    settings = two_arm_experiment(tmp_path / "warehouse.duckdb", control, treatment, experiment="banner")
+    result = materialize([experiment_results], resources={"growth": GrowthResource(warehouse=str(settings.warehouse))})
+    assert result.success  # a failed check reports; it does not fail the run
+    [evaluation] = result.get_asset_check_evaluations()
+    assert (evaluation.check_name, evaluation.asset_key) == (
+        "experiments_sample_ratio",
+        AssetKey(["marts", "dim_experiments"]),
+    )
+    assert evaluation.passed is passed and evaluation.severity == AssetCheckSeverity.ERROR
+    flagged: Any = evaluation.metadata["flagged_experiments"].value
+    assert evaluation.metadata["srm_flagged"].value == (0 if passed else 1)
+    if passed:
+        assert flagged == {}
+    else:
+        assert list(flagged) == ["banner"] and flagged["banner"] == pytest.approx(math.erfc(math.sqrt(20)))
+        assert "banner (p = 2.5e-10)" in (evaluation.description or "")
+    metadata = result.asset_materializations_for_node("experiment_results")
+    by_key = {event.asset_key.to_user_string(): event.metadata for event in metadata}
+    assert set(by_key) == {"marts/fct_experiment_results", "marts/dim_experiments"}
+    dim = by_key["marts/dim_experiments"]
+    assert (dim["experiments"].value, dim["comparisons"].value, dim["srm_flagged"].value) == (1, 1, 0 if passed else 1)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        [(users, flag)] = con.execute("select users, srm_flag from marts.dim_experiments").fetchall()
+        decisions = con.execute("select decision from marts.fct_experiment_results where not is_control").fetchall()
+    assert (users, flag) == (control + treatment, not passed)
+    assert decisions == [("inconclusive" if passed else "invalid",)]
 
 
 def test_instance_config_serialises_warehouse_runs(tmp_path: Path) -> None:

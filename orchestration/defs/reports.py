@@ -18,14 +18,15 @@ from dagster import (
 from analysts.publish import publish_snapshot
 from analysts.report import headline_numbers, render_report
 from orchestration.build import CONTRACT_MARTS
+from orchestration.defs.experiments import EXPERIMENT_MARTS
 from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.resources import GrowthResource
 from orchestration.defs.schedules import scheduled
 from warehouse.settings import Settings
 
 # The snapshot publishes after the transforms too (the pipeline's order: build → transforms
-# → publish), or it would miss the predictive LTV marts they write.
-MARTS = [AssetKey(["marts", name]) for name in (*CONTRACT_MARTS, "fct_predicted_ltv")]
+# → publish), or it would miss the predictive LTV and experiment marts they write.
+MARTS = [AssetKey(["marts", name]) for name in (*CONTRACT_MARTS, "fct_predicted_ltv")] + EXPERIMENT_MARTS
 
 
 @asset(
