@@ -286,7 +286,7 @@ def sql(
 @app.command()
 def experiments(
     experiment_id: Annotated[
-        str | None, typer.Argument(metavar="[ID]", help="One experiment's id; without it, every experiment.")
+        str | None, typer.Argument(metavar="ID", help="One experiment's id; without it, every experiment.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
