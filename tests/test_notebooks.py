@@ -21,12 +21,13 @@ from nbclient import NotebookClient
 from analysts.publish import publish_snapshot
 from analysts.snapshot import SnapshotNotFoundError, open_snapshot, snapshot_path
 from orchestration.build import run_build
+from tests._experiment_data import build_experiment_marts, copy_experiment_marts
 from tests.test_dbt_marts import load_raw
 from warehouse.settings import Settings, load_settings
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ("retention_deep_dive", "ltv_cac_by_channel", "activation_funnel")
+NAMES = ("retention_deep_dive", "ltv_cac_by_channel", "activation_funnel", "experiment_readout")
 DOCUMENTED_SNAPSHOT = "data/published/warehouse.duckdb"  # where `growth demo` publishes, from the root
 
 
@@ -49,7 +50,11 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = Settings(warehouse=tmp / "warehouse.duckdb", published=tmp / "published.duckdb")
     load_raw(settings)
     run_build(settings, quiet=True)
-    return publish_snapshot(settings)
+    published = publish_snapshot(settings)
+    # The experiment marts of tests/_experiment_data.READOUT (a win with a guardrail loss, a
+    # broken split, three arms), as the experiment engine writes them.
+    copy_experiment_marts(build_experiment_marts(tmp / "experiments.duckdb").warehouse, published)
+    return published
 
 
 def run(notebook_path: Path, cwd: Path) -> nbformat.NotebookNode:
@@ -165,6 +170,52 @@ def test_activation_funnel(snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert numbers["signups"] == signups == one(snapshot, "select count(*) from marts.dim_users")[0][0]
     assert numbers["activation_rate"] == pytest.approx(activated / signups)
     assert numbers["funnel_users"] == [int(u) for (u,) in funnel]
+
+
+def printed(notebook: nbformat.NotebookNode) -> str:
+    return "".join(
+        o.get("text", "") for cell in notebook.cells for o in cell.get("outputs", []) if o.get("name") == "stdout"
+    )
+
+
+def test_experiment_readout(snapshot: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GROWTH_PUBLISHED", str(snapshot))
+    # EXPERIMENT_ID = None: the most recently exposed, search_ranking (1000 vs 1300 users on 50/50)
+    notebook = run(NOTEBOOKS / "experiment_readout.ipynb", cwd=Path("/"))
+    assert key_numbers(notebook) == {
+        "experiments": 3,
+        "srm_flagged": ["search_ranking"],
+        "experiment_id": "search_ranking",
+        "decisions": {"ml/activation": "invalid"},
+    }
+    text = printed(notebook)
+    assert "Sample ratio mismatch (p < 0.000001): the split is broken, results are invalid." in text
+    assert "ML ranking on activation: invalid, the split is broken" in text
+    # the parameter at the top picks another experiment: a healthy split, a win and a guardrail loss
+    source = nbformat.read(NOTEBOOKS / "experiment_readout.ipynb", as_version=4)
+    [parameter] = [cell for cell in source.cells if cell.source.startswith("EXPERIMENT_ID = None")]
+    parameter.source = parameter.source.replace("EXPERIMENT_ID = None", 'EXPERIMENT_ID = "onboarding_checklist"', 1)
+    nbformat.write(source, tmp_path / "experiment_readout.ipynb")
+    notebook = run(tmp_path / "experiment_readout.ipynb", cwd=Path("/"))
+    assert key_numbers(notebook)["decisions"] == {
+        "checklist/activation": "win",
+        "checklist/revenue": "inconclusive",
+        "checklist/support_tickets": "loss",
+    }
+    text = printed(notebook)
+    assert "Sample ratio as configured (p = 0.920)." in text  # 5000 vs 5010 on 50/50
+    assert "Sample ratio mismatch" not in text
+    # 960 / 4800 vs 1200 / 4800: +25 %, always-valid interval worked out in tests/test_report.py
+    assert "Checklist wins on activation: +25.0 % (always-valid interval +10.4 % to +39.6 %)" in text
+    assert "3 treatment x metric comparisons, no correction for multiple comparisons." in text
+    figures = [
+        output["data"]["application/vnd.plotly.v1+json"]
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "application/vnd.plotly.v1+json" in output.get("data", {})
+    ]
+    [forest] = figures
+    assert forest["layout"]["xaxis"]["title"]["text"] == "Relative lift vs control (%)"
 
 
 @pytest.fixture

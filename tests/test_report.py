@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 import re
 import shutil
 import subprocess
@@ -40,12 +41,14 @@ from analysts.report.charts import (
     retention_heatmap,
 )
 from analysts.report.economics import channel_economics, payback, payback_label
+from analysts.report.experiments import AXIS_TITLE, FIXED, SEQUENTIAL, experiment_charts, p_text
 from analysts.report.style import WEEK_MS, early_outliers, monday_axis, nice_ceiling
 from analysts.report.tiles import headline_tiles
 from devkit.simulator import simulate
 from ingest.consumer import run_ingest
 from ingest.spend import load_spend
 from orchestration.build import run_build
+from tests._experiment_data import READOUT, ExperimentData, build_experiment_marts, copy_experiment_marts
 from transforms.predictive_ltv import build_predictive_ltv
 from warehouse.settings import Settings, load_settings
 
@@ -683,3 +686,166 @@ def test_readable_at_phone_width_and_screenshots_written(browser: dict[str, Any]
     for probe in (phone, desktop):
         # A blank page of this size compresses to a few kB; drawn charts and tiles take far more.
         assert probe["screenshot"].stat().st_size > 150_000, f"{probe['screenshot']} looks blank"
+
+
+# --- experiments: hand-made marts (tests/_experiment_data.READOUT) ------------------------------
+#
+# onboarding_checklist, activation: 960 / 4800 = 20 % vs 1200 / 4800 = 25 %: lift 0.25 / 0.20 - 1 = +25.0 %.
+# s²_c = (960 - 960²/4800) / 4799 = 768 / 4799, s²_t = 900 / 4799;
+# V = s²_t / (4800 · 0.2²) + 0.25² · s²_c / (4800 · 0.2⁴) = 0.00097677 + 0.00130235 = 0.00227912.
+# rho² = (-2 ln 0.05 + ln(-2 ln 0.05 + 1)) / 5000 = 0.00158723; N = 9600, N rho² = 15.2374;
+# half-width = √(N V) · √(2 (N rho² + 1) / (N² rho²) · ln(√(N rho² + 1) / 0.05)) = 0.1460: +10.4 % to +39.6 %.
+# revenue: 10.3 / 10 - 1 = +3.0 %, V = 400 / (4800 · 100) + 10.3² · 400 / (4800 · 10⁴) = 0.001717: ±12.7 %.
+# support_tickets (decrease, guardrail): 0.15 / 0.10 - 1 = +50.0 %, interval above 0: a loss.
+# search_ranking: 1000 vs 1300 users on 50/50: χ² = 2 · 150² / 1150 = 39.13, p = erfc(√19.565) = 4.0e-10.
+
+
+def _sequential(lift: float, variance: float, users: int) -> tuple[float, float]:
+    rho2 = (-2 * math.log(0.05) + math.log(-2 * math.log(0.05) + 1)) / 5000
+    spread = users * rho2 + 1
+    half = math.sqrt(users * variance) * math.sqrt(2 * spread / (users**2 * rho2) * math.log(math.sqrt(spread) / 0.05))
+    return lift - half, lift + half
+
+
+@pytest.fixture(scope="module")
+def readout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse holding READOUT's experiment marts, as the engine wrote them."""
+    return build_experiment_marts(tmp_path_factory.mktemp("readout") / "warehouse.duckdb").warehouse
+
+
+def test_experiment_readouts_say_the_decision_in_words(readout: Path) -> None:
+    v_activation = (900 / 4799) / (4800 * 0.2**2) + 0.25**2 * (768 / 4799) / (4800 * 0.2**4)
+    low, high = _sequential(0.25, v_activation, 9600)
+    assert (round(low * 100, 1), round(high * 100, 1)) == (10.4, 39.6)
+    with duckdb.connect(str(readout), read_only=True) as con:
+        charts = experiment_charts(con)
+    # most recent exposure first: search_ranking and onboarding both end on 26 May, search started later
+    assert [chart.key for chart in charts] == [
+        "experiment-search_ranking",
+        "experiment-onboarding_checklist",
+        "experiment-pricing_page",
+    ]
+    broken, onboarding, pricing = charts
+    assert broken.warnings == ("Sample ratio mismatch (p < 0.000001): the split is broken, results are invalid.",)
+    assert [line.text for line in broken.lines] == [
+        "ML ranking on activation: invalid, the split is broken (+50.0 % measured, not to be trusted)"
+    ]
+    assert onboarding.warnings == ()
+    assert onboarding.title == "Experiment: Onboarding checklist"
+    assert onboarding.takeaway == (
+        "Checklist wins on activation (+25.0 %); Checklist loses on the guardrail support_tickets."
+    )
+    assert [(line.text, line.alert) for line in onboarding.lines] == [
+        ("Checklist wins on activation: +25.0 % (always-valid interval +10.4 % to +39.6 %)", False),
+        (
+            "Checklist on revenue: inconclusive, +3.0 % (always-valid interval \u22129.7 % to +15.7 %, includes 0)",
+            False,
+        ),
+        ("Checklist loses on support_tickets (guardrail): +50.0 % (always-valid interval +24.6 % to +75.4 %)", True),
+    ]
+    # 40 unusable of 10,010 assigned + 10 multiple-exposure + 40 unusable = 0.4 %; 200 + 210 in progress
+    assert "3 treatment \u00d7 metric comparisons, no correction for multiple comparisons" in onboarding.note
+    assert "Unusable exposures: 40 (0.4 % of exposures" in onboarding.note
+    assert "anonymous visitors never identified" in onboarding.note
+    assert "410 for activation, revenue, support_tickets" in onboarding.note
+    assert pricing.takeaway == "No decision yet: all 2 comparisons inconclusive."
+    assert pricing.lines[1].text == (  # 4 buyers < experiment_min_nonzero = 5: no interval
+        "monthly_first on purchase: inconclusive, too little data for an interval (610 users counted, 0 in progress)"
+    )
+    figure = onboarding.figure
+    assert figure is not None
+    axes = _axes(figure)
+    assert _title(axes["xaxis"]) == AXIS_TITLE and axes["xaxis"]["tickformat"] == ".0%"
+    assert _title(axes["yaxis"]) and not any(axis.get("overlaying") for axis in axes.values())
+    assert [shape["x0"] for shape in figure.layout.shapes] == [0]  # the zero line
+    traces = {trace.name: trace for trace in figure.data}
+    sequential, fixed = traces[SEQUENTIAL], traces[FIXED]
+    assert sequential.line.width > 3 * fixed.line.width  # the interval to decide on is the thick one
+    assert list(sequential.x[:2]) == pytest.approx([low, high])
+    z = 1.959963984540054
+    assert list(fixed.x[:2]) == pytest.approx([0.25 - z * math.sqrt(v_activation), 0.25 + z * math.sqrt(v_activation)])
+    assert list(traces["win"].x) == pytest.approx([0.25]) and list(traces["loss"].x) == pytest.approx([0.5])
+    assert list(figure.layout.yaxis.categoryarray) == [
+        "Checklist<br>activation",
+        "Checklist<br>revenue",
+        "Checklist<br>support_tickets (guardrail)",
+    ]
+    assert p_text(0.00001) == "0.00001" and p_text(0.0123) == "0.012"
+
+
+def test_no_experiments_is_one_line_and_no_marts_no_section(tmp_path: Path, hand: duckdb.DuckDBPyConnection) -> None:
+    assert experiment_charts(hand) == []  # a snapshot from before experiments: nothing to say
+    empty = build_experiment_marts(tmp_path / "warehouse.duckdb", ExperimentData([], [], [])).warehouse
+    with duckdb.connect(str(empty), read_only=True) as con:
+        [chart] = experiment_charts(con)
+    assert chart.figure is None and chart.takeaway.startswith("No experiments")
+
+
+EXPERIMENT_PROBE = """<!doctype html><html><head><meta charset="utf-8"><style>
+body{{margin:0}} iframe{{border:0;display:block;width:{width}px;height:900px}}</style></head><body>
+<iframe id="report" src="{src}"></iframe><script>
+document.getElementById("report").addEventListener("load", function () {{ setTimeout(function () {{
+  var doc = document.getElementById("report").contentDocument, probe = document.createElement("pre");
+  function texts(section, selector) {{
+    return Array.prototype.map.call(section.querySelectorAll(selector), function (e) {{
+      return {{text: e.textContent, color: doc.defaultView.getComputedStyle(e).color}}; }});
+  }}
+  probe.id = "probe";
+  probe.textContent = JSON.stringify(Array.prototype.map.call(
+    doc.querySelectorAll("section[id^=experiment-]"), function (s) {{
+      return {{id: s.id, warnings: texts(s, ".warning"), findings: texts(s, ".findings li"),
+               width: doc.documentElement.scrollWidth}}; }}));
+  document.body.appendChild(probe);
+}}, 1500); }});
+</script></body></html>"""
+RED = "rgb(198, 40, 40)"
+
+
+def test_rendered_experiments_show_the_forest_plot_and_red_warnings(
+    report: tuple[Settings, Path], readout: Path, tmp_path: Path
+) -> None:
+    """The report of a real run with READOUT's experiment marts in its snapshot, in Chromium."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (make test installs it when run as root)")
+    settings, _ = report
+    snapshot = tmp_path / "published.duckdb"
+    shutil.copy(settings.published, snapshot)
+    copy_experiment_marts(readout, snapshot)
+    path = render_report(replace(settings, published=snapshot, browser_path=str(tmp_path / "none")), tmp_path / "out")
+    dom = _chromium(tmp_path / "profile", DESKTOP, 900, "--dump-dom", path.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    sections = _sections(dom.stdout)
+    section = sections["experiment-onboarding_checklist"]
+    titles = [_svg_text(text) for text in re.findall(r'<text class="xtitle"[^>]*>(.*?)</text>', section, re.S)]
+    assert titles == [AXIS_TITLE]
+    ticks = [_svg_text(text) for text in re.findall(r'<g class="xtick"><text[^>]*>(.*?)</text>', section, re.S)]
+    assert "0%" in ticks and all(re.fullmatch(r"[\u2212-]?\d+%", tick) for tick in ticks), ticks
+    labels = [
+        _svg_text(text)  # top to bottom: by the tick's y position
+        for _, text in sorted(
+            (float(y), text)
+            for y, text in re.findall(
+                r'<g class="ytick"><text[^>]*translate\(0,([-\d.]+)\)[^>]*>(.*?)</text>', section, re.S
+            )
+        )
+    ]
+    assert labels == ["Checklist activation", "Checklist revenue", "Checklist support_tickets (guardrail)"]
+    legend = [_svg_text(text) for text in re.findall(r'<text class="legendtext"[^>]*>(.*?)</text>', section, re.S)]
+    assert SEQUENTIAL in legend and FIXED in legend
+    text = _visible_text(section)
+    assert "Checklist wins on activation: +25.0 % (always-valid interval +10.4 % to +39.6 %)" in text
+    frame = tmp_path / "probe.html"
+    frame.write_text(EXPERIMENT_PROBE.format(width=PHONE, src=path.as_uri()))
+    probed = _chromium(tmp_path / "profile-probe", PHONE, 900, "--dump-dom", frame.as_uri())
+    match = re.search(r'<pre id="probe">(.*?)</pre>', probed.stdout, re.S)
+    assert match, probed.stderr[-2000:]
+    readouts = {item["id"]: item for item in json.loads(html.unescape(match.group(1)))}
+    assert set(readouts) == {"experiment-onboarding_checklist", "experiment-search_ranking", "experiment-pricing_page"}
+    [warning] = readouts["experiment-search_ranking"]["warnings"]
+    assert warning["text"].startswith("Sample ratio mismatch (p < 0.000001)") and warning["color"] == RED
+    assert readouts["experiment-onboarding_checklist"]["warnings"] == []  # a healthy split: no warning
+    findings = readouts["experiment-onboarding_checklist"]["findings"]
+    assert [item["color"] == RED for item in findings] == [False, False, True]  # the guardrail loss in red
+    assert findings[2]["text"].startswith("Checklist loses on support_tickets (guardrail)")
+    assert all(item["width"] <= PHONE for item in readouts.values())  # nothing wider than a phone
+    assert READOUT.experiments  # the data the expectations above were worked out from

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from analysts.report.charts import CHARTS
+from analysts.report.experiments import experiment_charts
 from analysts.report.style import Chart, wrap
 from analysts.report.tiles import headline_tiles, tiles_html
 from warehouse.errors import GrowthError
@@ -38,6 +39,8 @@ h1{font-size:1.6rem;margin:.4em 0} h2{font-size:1.25rem;margin:.2em 0}
 .kpi{background:#f5f7fa;border-radius:8px;padding:8px 12px;min-width:0}
 .kpi .label{display:block;color:#444;font-size:.9rem} .kpi b{display:block;font-size:1.3rem;overflow-wrap:anywhere}
 .kpi .change{display:block;color:#555;font-size:.85rem}
+.warning{color:#c62828;font-weight:700;margin:4px 0} .findings{margin:4px 0;padding-left:1.2em}
+.findings li{margin:2px 0} .findings .win{color:#1b7a34;font-weight:600} .findings .alert{color:#c62828;font-weight:700}
 @media (max-width:600px){body{padding:8px} h1{font-size:1.3rem} h2{font-size:1.1rem} .takeaway{font-size:.95rem}
 .headline{grid-template-columns:repeat(2,minmax(0,1fr))} .kpi b{font-size:1.1rem}}
 """
@@ -78,9 +81,15 @@ def _html_figure(chart: Chart) -> go.Figure:
 
 
 def png_figure(chart: Chart) -> go.Figure:
-    """The figure as exported: its title, with the takeaway and the note as subtitle lines."""
+    """The figure as exported: its title, with warnings (red), takeaway, findings and note as subtitle lines."""
     assert chart.figure is not None
-    subtitle = "<br>".join(line for line in (wrap(chart.takeaway, 150), wrap(chart.note, 160)) if line)
+    warnings = [f'<span style="color:#c62828"><b>{html.escape(text)}</b></span>' for text in chart.warnings]
+    findings = [
+        f'<span style="color:#c62828">{html.escape(line.text)}</span>' if line.alert else html.escape(line.text)
+        for line in chart.lines
+    ]
+    parts = (*warnings, wrap(chart.takeaway, 150), *findings, wrap(chart.note, 160))
+    subtitle = "<br>".join(part for part in parts if part)
     lines = subtitle.count("<br>") + 1 if subtitle else 0
     extra = 34 + 17 * lines  # the title and its subtitle lines, above the legend
     layout = chart.figure.layout
@@ -101,6 +110,13 @@ def png_figure(chart: Chart) -> go.Figure:
 
 def _section(chart: Chart, first: bool, exported: bool) -> str:
     note = f'<p class="note">{html.escape(chart.note)}</p>' if chart.note else ""
+    warnings = "".join(f'<p class="warning">{html.escape(text)}</p>' for text in chart.warnings)
+    findings = "".join(
+        f'<li class="{html.escape(line.tone)}{" alert" if line.alert else ""}">{html.escape(line.text)}</li>'
+        for line in chart.lines
+    )
+    if findings:
+        findings = f'<ul class="findings">{findings}</ul>'
     body = ""
     if chart.figure is not None:
         body = pio.to_html(
@@ -114,8 +130,8 @@ def _section(chart: Chart, first: bool, exported: bool) -> str:
         if exported:
             body += f'<p class="png"><a href="{chart.key}.png">PNG</a></p>'
     return (
-        f'<section class="chart" id="{chart.key}"><h2>{html.escape(chart.title)}</h2>'
-        f'<p class="takeaway">{html.escape(chart.takeaway)}</p>{note}{body}</section>'
+        f'<section class="chart" id="{chart.key}"><h2>{html.escape(chart.title)}</h2>{warnings}'
+        f'<p class="takeaway">{html.escape(chart.takeaway)}</p>{findings}{note}{body}</section>'
     )
 
 
@@ -136,7 +152,7 @@ def render_report(settings: Settings, out_dir: Path | None = None, *, weekly: bo
     with duckdb.connect(str(snapshot), read_only=True) as con:
         numbers = headline_numbers(con)
         tiles = headline_tiles(con)
-        charts = [build(con, currency) for build in CHARTS]
+        charts = [build(con, currency) for build in CHARTS] + experiment_charts(con)
     folder = root / (generated.strftime("%Y-%m-%d") + ("-weekly" if weekly else ""))
     folder.mkdir(parents=True, exist_ok=True)
     exported = _export_pngs(charts, folder, settings.browser_path)

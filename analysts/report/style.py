@@ -23,12 +23,23 @@ ALL_COLOR = "#555555"
 
 
 @dataclass(frozen=True)
+class Line:
+    """A line of a section's list (an experiment's decisions): ``alert`` lines show in red."""
+
+    text: str
+    alert: bool = False
+    tone: str = ""  # a CSS class naming its kind (an experiment's decision: win, loss, ...)
+
+
+@dataclass(frozen=True)
 class Chart:
     """One section of the report: its title, the change it shows, caveats, and the figure.
 
     ``note`` names what the figure leaves out or cuts (running periods, a trimmed axis); the
     HTML shows it under the takeaway and the PNG export as the figure's subtitle. ``figure``
     is None when there is nothing to draw (the section then shows its takeaway only).
+    ``warnings`` (red, above the takeaway) say that the section's numbers cannot be trusted;
+    ``lines`` list findings under the takeaway (an experiment's decisions).
     """
 
     key: str
@@ -36,6 +47,8 @@ class Chart:
     takeaway: str
     figure: go.Figure | None
     note: str = ""
+    warnings: tuple[str, ...] = ()
+    lines: tuple[Line, ...] = ()
 
 
 # --- numbers -------------------------------------------------------------------------------
