@@ -143,22 +143,39 @@ def run_build(
     with prepared(settings, on_wait=log.warning):
         with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=DBT_PROJECT_DIR) as dbt:
             assert dbt.stdout is not None
-            events = {_echo(line, quiet) for line in dbt.stdout}
+            infos = [_echo(line, quiet) for line in dbt.stdout]
         returncode = dbt.wait()
-    if select and events & NOTHING_SELECTED:
+    if select and {str(info.get("name", "")) for info in infos} & NOTHING_SELECTED:
         raise BuildError(f"--select {select} matches no model or test of the dbt project")
     if returncode != 0:
-        failures = _failures(target / "run_results.json")
+        failures = _failures(target / "run_results.json") or _errors(infos)
         detail = "; ".join(failures) if failures else f"dbt exited with code {returncode}"
         raise BuildError(f"dbt build failed: {detail}")
 
 
-def _echo(line: str, quiet: bool) -> str:
-    """Print dbt's message (unless quiet) and return the event's name."""
+def _echo(line: str, quiet: bool) -> dict[str, Any]:
+    """Print dbt's message (unless quiet) and return the event's info (name, level, msg)."""
     try:
-        info = json.loads(line)["info"]
+        info = dict(json.loads(line)["info"])
     except (ValueError, KeyError, TypeError):
         info = {"msg": line.rstrip("\n"), "name": ""}
     if not quiet:
         print(info.get("msg", ""), flush=True)
-    return str(info.get("name", ""))
+    return info
+
+
+def _errors(infos: list[dict[str, Any]]) -> list[str]:
+    """dbt's error messages in one line each, for a build that stopped before running any node.
+
+    A compilation error (an ill-formed var, say) names the model, then the reason, then the
+    macro call stack; the stack (lines starting with ">") helps nobody who set a var.
+    """
+    return [
+        ": ".join(
+            text
+            for raw in str(info.get("msg", "")).splitlines()
+            if (text := raw.strip()) and not text.startswith(">") and text != "Encountered an error:"
+        )
+        for info in infos
+        if info.get("level") == "error"
+    ]
