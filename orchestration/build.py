@@ -52,6 +52,7 @@ CONTRACT_MARTS = (
     "fct_acquisition",
     "fct_ltv_cohorts",
     "fct_channel_economics",
+    "fct_experiment_assignments",
 )
 
 # What every production build runs: models, seeds, snapshots and data tests. dbt unit tests

@@ -18,7 +18,10 @@ from orchestration.build import CONTRACT_MARTS, run_build
 from warehouse.connection import connect, ensure_raw_schema
 from warehouse.settings import Settings
 
-# (message_id, type, event, user_id, anonymous_id, previous_id, timestamp, revenue_raw, campaign_source_raw)
+# (message_id, type, event, user_id, anonymous_id, previous_id, timestamp, revenue_raw, campaign_source_raw
+#  [, experiment_raw])
+EXPOSED = "Experiment Viewed"
+ARM_A, ARM_B = (f'{{"experiment_id": "exp", "variation_id": "{arm}"}}' for arm in "AB")
 FIRST = [
     ("u1a", "track", "Signed Up", "u1", None, None, "2026-03-02T10:00:00Z", None, '"google"'),
     ("u1b", "track", "Project Created", "u1", None, None, "2026-03-03T10:00:00Z", None, None),
@@ -31,7 +34,11 @@ FIRST = [
     ("gone", "page", None, "u2", None, None, "2026-03-25T09:00:00Z", None, None),
     ("t4a", "track", "Signed Up", "tmp4", None, None, "2026-03-06T10:00:00Z", None, None),
     ("t4b", "page", None, "tmp4", None, None, "2026-03-06T10:10:00Z", None, None),
-]
+    # Exposures: anon_x's (stitched to u3 later), u1's and tmp4's (merged into u4 later).
+    ("e1", "track", EXPOSED, None, "anon_x", None, "2026-03-01T09:00:00Z", None, None, ARM_B),
+    ("e2", "track", EXPOSED, "u1", None, None, "2026-03-02T11:00:00Z", None, None, ARM_A),
+    ("e3", "track", EXPOSED, "tmp4", None, None, "2026-03-06T10:15:00Z", None, None, ARM_B),
+]  # fmt: skip
 # Arrives later: a late u1 event, a duplicate of u2b with another timestamp (ignored: the
 # first copy wins), an identify that stitches anon_x's old page views to u3, u3's signup,
 # an alias that merges tmp4 into u4, and u4's page view continuing tmp4's session.
@@ -43,39 +50,48 @@ LATER = [
     ("u1e", "track", "Order Completed", "u1", None, None, "2026-03-30T10:00:00Z", '"12.50"', None),
     ("t4c", "alias", None, "u4", None, "tmp4", "2026-03-06T10:20:00Z", None, None),
     ("u4a", "page", None, "u4", None, None, "2026-03-06T10:30:00Z", None, None),
-]
+    # A late exposure of u2, dated before u1's.
+    ("e4", "track", EXPOSED, "u2", None, None, "2026-03-02T09:00:00Z", None, None, ARM_A),
+]  # fmt: skip
 
 
 def insert(warehouse: Path, rows: list[tuple[Any, ...]], partition: int, ingested_at: str) -> None:
     with connect(warehouse) as con:
         ensure_raw_schema(con)
-        for offset, (mid, kind, event, user, anon, previous, ts, revenue, source) in enumerate(rows):
+        for offset, row in enumerate(rows):
             con.execute(
                 "insert into raw.events (message_id, type, event, user_id, anonymous_id, previous_id, timestamp, "
-                "revenue_raw, campaign_source_raw, payload, kafka_topic, kafka_partition, kafka_offset, ingested_at) "
-                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', 'events', ?, ?, ?)",
-                [mid, kind, event, user, anon, previous, ts, revenue, source, partition, offset, ingested_at],
+                "revenue_raw, campaign_source_raw, experiment_raw, payload, kafka_topic, kafka_partition, "
+                "kafka_offset, ingested_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', 'events', ?, ?, ?)",
+                [*row, *[None] * (10 - len(row)), partition, offset, ingested_at],
             )
 
 
+# Compared besides the marts: the experiment statistics the engine reads.
+COMPARED = [("marts", mart) for mart in CONTRACT_MARTS] + [
+    ("intermediate", "int_experiment_user_outcomes"),
+    ("intermediate", "int_experiment_metric_stats"),
+]
+
+
 def snapshot(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every mart's rows, sorted; bookkeeping columns (`_batch_at`: when a row was written) left out."""
+    """Every compared table's rows, sorted; bookkeeping columns (`_batch_at`: when a row was written) left out."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        marts = {}
-        for mart in CONTRACT_MARTS:
+        tables = {}
+        for schema, table in COMPARED:
             columns = [
                 name
                 for (name,) in con.execute(
                     "select column_name from information_schema.columns "
-                    "where table_schema = 'marts' and table_name = ? order by ordinal_position",
-                    [mart],
+                    "where table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, table],
                 ).fetchall()
                 if not name.startswith("_")
             ]
-            rows = con.execute(f"select {', '.join(columns)} from marts.{mart}").fetchall()
-            marts[mart] = sorted(rows, key=repr)
-        return marts
+            rows = con.execute(f"select {', '.join(columns)} from {schema}.{table}").fetchall()
+            tables[table] = sorted(rows, key=repr)
+        return tables
     finally:
         con.close()
 
@@ -133,8 +149,8 @@ def test_second_build_is_incremental_and_equals_full_refresh_of_a_copy(
     settings, after = rebuilt
     assert build_runs(settings.warehouse) == dict.fromkeys(INCREMENTAL_MODELS, False)
     fresh = full_refresh_of_a_copy(settings, tmp_path)
-    for mart in CONTRACT_MARTS:
-        assert after[mart] == fresh[mart], mart
+    for table in after:
+        assert after[table] == fresh[table], table
 
 
 def test_a_raw_deletion_rebuilds_and_equals_full_refresh(
@@ -152,8 +168,8 @@ def test_a_raw_deletion_rebuilds_and_equals_full_refresh(
     after = snapshot(deleted.warehouse)
     assert ("u2", "2026-03-25") not in {(row[1], str(row[4])) for row in after["fct_sessions"]}
     fresh = full_refresh_of_a_copy(deleted, tmp_path)
-    for mart in CONTRACT_MARTS:
-        assert after[mart] == fresh[mart], mart
+    for table in after:
+        assert after[table] == fresh[table], table
 
 
 def test_a_late_event_west_of_utc_builds_incrementally_and_equals_full_refresh(tmp_path: Path) -> None:
@@ -181,8 +197,8 @@ def test_a_late_event_west_of_utc_builds_incrementally_and_equals_full_refresh(t
     finally:
         con.close()
     fresh = full_refresh_of_a_copy(settings, tmp_path, vars=west)
-    for mart in CONTRACT_MARTS:
-        assert after[mart] == fresh[mart], mart
+    for table in after:
+        assert after[table] == fresh[table], table
 
 
 def test_late_identity_link_reattributes_old_anonymous_events(
@@ -213,6 +229,14 @@ def test_late_identity_link_reattributes_old_anonymous_events(
         assert con.execute("select lifetime_revenue from marts.dim_users where user_key = 'u1'").fetchone() == (42.5,)
         # No anonymous visitors remain: anon_x was stitched.
         assert con.execute("select sum(anonymous_visitors) from marts.fct_daily_active_users").fetchone() == (0,)
+        # Exposures follow their users: anon_x's to u3, tmp4's to u4; u2's late one is counted.
+        # (They are no activity: u3's 3 activity events and u4's 3-event session above hold.)
+        assignments = con.execute(
+            "select user_key, variation_id, strftime(exposed_at at time zone 'UTC', '%m-%d %H:%M') "
+            "from marts.fct_experiment_assignments order by user_key"
+        ).fetchall()
+        assert assignments == [("u1", "A", "03-02 11:00"), ("u2", "A", "03-02 09:00"), ("u3", "B", "03-01 09:00"),
+                               ("u4", "B", "03-06 10:15")]  # fmt: skip
     finally:
         con.close()
 
