@@ -6,7 +6,8 @@ Writes the raw layer with SQL (no Kafka, so it takes seconds): every user signs 
 campaign touch for most), then has activity events in visits over the following 60 days
 (12 visits of ~4 events each by default; `--spread` puts every event at its own random
 instant instead, nearly one event per session), activations, purchases with revenue,
-anonymous page views (stitched by anonymousId) and ~1% duplicate retries. The
+anonymous page views (stitched by anonymousId), ~1% experiment exposures (5 experiments,
+2 variations) and ~1% duplicate retries. The
 stored payload is a stub (`{}`): no model reads it, and 50M full payloads would only
 measure disk. Then it times
   (a) a baseline single pass: distinct (user, date) counts over raw.events (the groups
@@ -32,6 +33,7 @@ import tempfile
 import time
 
 from orchestration.build import run_build, target_dir
+from orchestration.pipeline import run_experiment_results
 from warehouse.connection import connect, ensure_raw_schema
 from warehouse.settings import Settings
 
@@ -52,6 +54,7 @@ select
     case
         when i < {users} then 'Signed Up'
         when h % 11 = 0 then null
+        when h % 1000 < 11 then 'Experiment Viewed'
         when h % 97 = 0 then 'Order Completed'
         when h % 89 = 0 then 'Project Created'
         else 'Task Added'
@@ -61,9 +64,15 @@ select
         as user_id,
     'a' || (case when i < {users} then i else u end) as anonymous_id,
     {timestamp} as timestamp,
-    case when h % 97 = 0 then cast(29 + h % 270 as varchar) end as revenue_raw,
+    case when h % 97 = 0 and h % 1000 >= 11 then cast(29 + h % 270 as varchar) end as revenue_raw,
     case when i < {users} and i % 4 <> 0 then '"' || ['google', 'facebook', 'linkedin'][1 + i % 3] || '"' end
         as campaign_source_raw,
+    -- ~1% of events are exposures to one of 5 experiments, each user always in the same
+    -- variation of an experiment (a hash of user and experiment)
+    case when i >= {users} and h % 11 <> 0 and h % 1000 < 11 then
+        '{{"experiment_id": "exp' || (h // 1000) % 5 || '", "variation_id": "'
+        || case when hash(u * 5 + (h // 1000) % 5) % 2 = 0 then 'control' else 'treatment' end || '"}}'
+    end as experiment_raw,
     '{{}}' as payload,
     'bench' as kafka_topic,
     kafka_partition,
@@ -112,9 +121,14 @@ def write_raw(
         if first == 0:
             con.execute(
                 "insert into raw.marketing_spend "
+                "(spend_date, channel, campaign, spend, source_file, source_line, loaded_at) "
                 "select date '2025-01-01' + cast(d as integer), c, null, 1000.0, 'bench.csv', 1, now() "
                 "from range(300) t(d), (values ('google'), ('facebook'), ('linkedin')) s(c)"
             )
+
+
+# What --without-experiments leaves out: the experiment models and the tests on them.
+EXPERIMENT_MODELS = "stg_segment__experiment_exposures+"
 
 
 def slowest_nodes(settings: Settings, count: int = 8) -> str:
@@ -141,6 +155,11 @@ def main() -> None:
         "--spread", action="store_true", help="no visits: each event at its own random instant (~1 event per session)"
     )
     parser.add_argument("--dir", type=Path, default=None, help="where to put the warehouse (default: a temp dir)")
+    parser.add_argument(
+        "--without-experiments",
+        action="store_true",
+        help="leave the experiment models out of both builds (what the experiment analysis adds to a build)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         settings = Settings(warehouse=Path(tmp) / "warehouse.duckdb")
@@ -161,14 +180,17 @@ def main() -> None:
                 ).fetchall()
 
         a = timed("(a) baseline distinct (user, date) pass", baseline)
-        b = timed("(b) full growth build", lambda: run_build(settings, quiet=True))
+        exclude = EXPERIMENT_MODELS if args.without_experiments else None
+        b = timed("(b) full growth build", lambda: run_build(settings, exclude=exclude, quiet=True))
         print(f"    slowest: {slowest_nodes(settings)}")
+        if not args.without_experiments:
+            timed("    experiment results (the engine, after the build)", lambda: run_experiment_results(settings))
         extra = args.events // 200
         timed(
             f"append one more day ({extra:,} events)",
             lambda: write_raw(settings.warehouse, args.users, extra, first=args.events, next_day=True),
         )
-        c = timed("(c) growth build after the append", lambda: run_build(settings, quiet=True))
+        c = timed("(c) growth build after the append", lambda: run_build(settings, exclude=exclude, quiet=True))
         print(f"    slowest: {slowest_nodes(settings)}")
         peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 / 1024
         print(f"b/a = {b / a:.1f}   c/b = {c / b:.3f}   peak RSS of dbt = {peak_gb:.2f} GB")

@@ -87,6 +87,7 @@ def build_args(
     full_refresh: bool = False,
     vars: Mapping[str, Any] | None = None,
     select: str | None = None,
+    exclude: str | None = None,
 ) -> list[str]:
     """`dbt build` arguments for ``settings``' warehouse; user ``vars`` beside the profile's two."""
     profile_vars = {
@@ -98,6 +99,8 @@ def build_args(
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if exclude:
+        args += ["--exclude", exclude]
     return args
 
 
@@ -123,6 +126,7 @@ def run_build(
     full_refresh: bool = False,
     vars: Mapping[str, Any] | None = None,
     select: str | None = None,
+    exclude: str | None = None,
     quiet: bool = False,
 ) -> None:
     """Run `dbt build` under the writer lock; raise BuildError naming the failing nodes."""
@@ -131,7 +135,7 @@ def run_build(
         DBT_EXECUTABLE,
         "--log-format",
         "json",
-        *build_args(settings, full_refresh=full_refresh, vars=vars, select=select),
+        *build_args(settings, full_refresh=full_refresh, vars=vars, select=select, exclude=exclude),
         "--project-dir",
         str(dbt_project().project_dir),
         "--profiles-dir",
