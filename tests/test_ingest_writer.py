@@ -16,7 +16,7 @@ from ingest.batch import Batch
 from ingest.worker import WriterProcess
 from ingest.writer import WarehouseWriter, write_batch
 from tests._processes import alive
-from warehouse.connection import connect, ensure_raw_schema
+from warehouse.connection import RAW_SCHEMA_DDL, connect, ensure_raw_schema
 from warehouse.lock import lock_path, writer_lock
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -198,3 +198,28 @@ def test_writer_process_dies_with_its_parent(warehouse: Path) -> None:
     assert not alive(worker)
     assert lock_is_free(warehouse)
     assert rows(warehouse, "select count(*) from raw.events") == [(0,)]  # the open transaction was rolled back
+
+
+def test_a_warehouse_from_before_experiment_raw_gets_it_from_the_payloads_once(warehouse: Path) -> None:
+    exposure = {"type": "track", "properties": {"experiment_id": 42, "variation_id": " B", "plan": "pro"}}
+    with connect(warehouse) as con:
+        # The raw tables as older versions made them, without raw.events.experiment_raw.
+        con.execute(RAW_SCHEMA_DDL.replace("experiment_raw      varchar,", ""))
+        for offset, (kind, payload) in enumerate(
+            [("track", exposure), ("page", {"type": "page", "properties": {"experiment_id": "e"}}), ("track", {})]
+        ):
+            con.execute(
+                "insert into raw.events (message_id, type, timestamp, payload, kafka_topic, kafka_partition, "
+                "kafka_offset, ingested_at) values (?, ?, now(), ?, 'events', 0, ?, now())",
+                [f"m{offset}", kind, orjson.dumps(payload).decode(), offset],
+            )
+    with connect(warehouse) as con:
+        ensure_raw_schema(con)
+        stored = con.execute("select message_id, experiment_raw from raw.events order by message_id").fetchall()
+    # The exposure's experiment properties as sent (absent ones null, which staging reads as absent);
+    # the page view and the event without properties keep none.
+    assert [(mid, raw and orjson.loads(raw)) for mid, raw in stored] == [
+        ("m0", {"experiment_id": 42, "variation_id": " B", "experiment_name": None, "variation_name": None}),
+        ("m1", None),
+        ("m2", None),
+    ]

@@ -121,3 +121,21 @@ def test_revenue_and_campaign_fragments_are_kept_as_sent() -> None:
     )
     assert outcome.anonymous_id == "77"
     assert outcome.payload == value.decode()
+
+
+def test_experiment_properties_are_kept_as_sent_for_track_events_with_an_experiment_id() -> None:
+    exposure = validate(
+        with_(properties={"experiment_id": " exp ", "variation_id": 7, "variation_name": "B", "plan": "pro"}), NOW
+    )
+    assert isinstance(exposure, Accepted)
+    # Only the four experiment properties, each as sent (spaces and integers included); absent ones left out.
+    assert orjson.loads(exposure.experiment_raw or "null") == {
+        "experiment_id": " exp ",
+        "variation_id": 7,
+        "variation_name": "B",
+    }
+    explicit_null = validate(with_(properties={"experiment_id": None}), NOW)
+    assert isinstance(explicit_null, Accepted) and explicit_null.experiment_raw == '{"experiment_id":null}'
+    for other in (with_(properties={"variation_id": "A"}), with_(type="page", properties={"experiment_id": "e"})):
+        outcome = validate(other, NOW)
+        assert isinstance(outcome, Accepted) and outcome.experiment_raw is None
