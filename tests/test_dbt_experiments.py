@@ -9,11 +9,14 @@ Completed with revenue > 0; rev: revenue; ret: retention on days 1-2), a 3-day C
 experiment `w` weighted A:B = 1:3 analysing conv only, `ctl` with the configured control Z
 (never seen) analysing ret only. data_end_at = 2026-03-20 12:00 (u9's page view).
 
+A fifth metric, tasks (count of Task Added, not a funnel step), reads all events.
+
 Timeline of experiment `exp` (UTC, March 2026):
   u1  exposed to A 10th 10:00 (x1; a later copy of x1 says B and is a duplicate), again 11th;
       a blank variation on the 12th (unusable). Orders: 5 on the 7th 10:00 (exactly at the
       lookback start), 10 on the 10th 10:00 (the exposure instant), 0 on the 11th; Project
-      Created on the 12th 10:00 (exactly at the window end); a page view on the 11th.
+      Created on the 12th 10:00 (exactly at the window end); a page view on the 11th; Task
+      Added on the 9th, the 10th and the 11th (with revenue 3).
   u2  exposed to B anonymously on the 9th 09:00, identified at 10:00 (retroactive), again on
       the 10th; Project Created on the 11th 09:00:00.001 (1 ms past the window).
   u3  exposed to A and to B at the same instant: a multiple-exposure user.
@@ -51,6 +54,7 @@ VARS: dict[str, Any] = {
         {"name": "orders", "type": "count", "event": "Order Completed", "window_days": 2, "revenue_positive": True},
         {"name": "rev", "type": "revenue", "window_days": 2},
         {"name": "ret", "type": "retention", "start_day": 1, "end_day": 2},
+        {"name": "tasks", "type": "count", "event": "Task Added", "window_days": 2},  # not a funnel step
     ],
     "cuped_lookback_days": 3,
     "experiments": {
@@ -87,6 +91,9 @@ EVENTS = [
     order("o3", "11T09:00:00", "u1", 0),
     ev("p1", "track", "12T10:00:00", userId="u1", event="Project Created"),
     ev("pg1", "page", "11T12:00:00", userId="u1"),
+    ev("ta1", "track", "09T12:00:00", userId="u1", event="Task Added"),
+    ev("ta2", "track", "10T12:00:00", userId="u1", event="Task Added"),
+    ev("ta3", "track", "11T10:00:00", userId="u1", event="Task Added", properties={"revenue": 3}),
     exposure("x4", "09T09:00:00", "exp", "B", anonymousId="anon2", variation_name="Variant B"),
     ev("i2", "identify", "09T10:00:00", userId="u2", anonymousId="anon2"),
     exposure("x5", "10T09:00:00", "exp", "B", userId="u2"),
@@ -220,24 +227,29 @@ def test_user_outcomes_at_their_window_edges(built: Settings) -> None:
     assert got == [
         ("u1", "conv", True, 1.0, 0.0),  # Project Created exactly 48 h after exposure counts
         ("u1", "orders", True, 1.0, 1.0),  # 10 at the exposure instant; 0 is not revenue > 0; 5 at lookback start
-        ("u1", "ret", True, 1.0, 1.0),  # active on day 1 (11th) and 2 (12th); before: the 7th only
-        ("u1", "rev", True, 10.0, 5.0),  # 10 + 0 in the window; 5 exactly 3 days before
+        ("u1", "ret", True, 1.0, 2.0),  # active on day 1 (11th) and 2 (12th); before: the 7th and 9th
+        ("u1", "rev", True, 13.0, 5.0),  # 10 + 0 + 3 (ta3) in the window; 5 exactly 3 days before
+        ("u1", "tasks", True, 2.0, 1.0),  # ta2 and ta3 (with revenue: counted once), ta1 before
         ("u2", "conv", True, 0.0, 0.0),  # 1 ms past the window
         ("u2", "orders", True, 0.0, 0.0),
         ("u2", "ret", True, 1.0, 0.0),  # active on the 11th, day 2 (exposures and identify are not activity)
         ("u2", "rev", True, 0.0, 0.0),
+        ("u2", "tasks", True, 0.0, 0.0),
         ("u4", "conv", False, 0.0, 0.0),  # window ends on the 21st, after data end
         ("u4", "orders", False, 0.0, 0.0),
         ("u4", "ret", False, 0.0, 0.0),
         ("u4", "rev", False, 0.0, 0.0),
+        ("u4", "tasks", False, 0.0, 0.0),
         ("u5", "conv", True, 0.0, 0.0),  # exposed and nothing else: zeros
         ("u5", "orders", True, 0.0, 0.0),
         ("u5", "ret", True, 0.0, 0.0),  # 17th + 2 = 19th < 20th
         ("u5", "rev", True, 0.0, 0.0),
+        ("u5", "tasks", True, 0.0, 0.0),
         ("u6", "conv", True, 0.0, 0.0),  # window ends exactly at data_end_at: over
         ("u6", "orders", True, 0.0, 0.0),
         ("u6", "ret", False, 0.0, 0.0),  # 18th + 2 = 20th, not before data_end_date
         ("u6", "rev", True, 0.0, 0.0),
+        ("u6", "tasks", True, 0.0, 0.0),
     ]
 
 
@@ -262,10 +274,12 @@ def test_sufficient_statistics_and_results(built: Settings) -> None:
         ("conv", "B", 1, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0),
         ("orders", "A", 3, 1, 1, 1.0, 1.0, 1.0, 1.0, 1.0),
         ("orders", "B", 1, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0),
-        ("ret", "A", 2, 2, 1, 1.0, 1.0, 1.0, 1.0, 1.0),  # u1 u5 mature; u4 u6 in progress
+        ("ret", "A", 2, 2, 1, 1.0, 1.0, 2.0, 4.0, 2.0),  # u1 u5 mature; u4 u6 in progress
         ("ret", "B", 1, 0, 1, 1.0, 1.0, 0.0, 0.0, 0.0),
-        ("rev", "A", 3, 1, 1, 10.0, 100.0, 5.0, 25.0, 50.0),
+        ("rev", "A", 3, 1, 1, 13.0, 169.0, 5.0, 25.0, 65.0),
         ("rev", "B", 1, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0),
+        ("tasks", "A", 3, 1, 1, 2.0, 4.0, 1.0, 1.0, 2.0),
+        ("tasks", "B", 1, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0),
     ]
     # w analyses conv only, ctl ret only: the configured metric lists.
     assert rows(
@@ -297,14 +311,13 @@ def test_sufficient_statistics_and_results(built: Settings) -> None:
     ("vars", "message"),
     [
         ({"experiments": {"exp": {"metrics": ["nope"]}}}, "vars.experiments.exp.metrics: unknown metric 'nope'"),
-        ({"experiments": {"exp": {"weights": {"A": 1, "B": 0}}}}, "vars.experiments.exp.weights.B: must be a positive"),
         ({"experiment_metrics": [{"name": "m", "type": "count", "window_days": 3}]}, "needs 'event'"),
     ],
 )
 def test_an_ill_formed_configuration_is_a_build_error_naming_it(
     built: Settings, vars: dict[str, Any], message: str
 ) -> None:
-    """One line naming the var and what is wrong with it (each case costs a dbt start: three)."""
+    """One line naming the var and what is wrong with it (each case costs a dbt start: two)."""
     with pytest.raises(GrowthError) as error:
         run_build(built, vars=vars, select="int_metric_config", quiet=True)
     assert message in str(error.value)

@@ -9,8 +9,9 @@
   as in progress downstream, never as zeros. A user with no other events has 0 everywhere.
 -#}
 {%- set metrics = experiment_metrics() %}
-{%- set event_names = metrics | selectattr('event') | map(attribute='event') | unique | list %}
-{%- set any_revenue = metrics | selectattr('type', 'equalto', 'revenue') | list | length > 0 %}
+{#- Metric events that are not funnel steps are not in int_conversion_events. #}
+{%- set other_events = metrics | selectattr('event') | map(attribute='event') | unique
+                       | reject('in', funnel_steps()) | list %}
 {%- set lookback = var('cuped_lookback_days') %}
 with
 
@@ -47,19 +48,24 @@ user_metrics as (
 
 ),
 
-{#- The track events any conversion, count or revenue metric reads, of exposed users. #}
+{#- The track events a conversion, count or revenue metric can read, of exposed users:
+    int_conversion_events holds every funnel step and every event with revenue, a small
+    table; only metric events outside the funnel steps are looked up among all events
+    (those with revenue are already in the first part). #}
 metric_events as (
 
     select user_key, event_name, event_at, revenue
+    from {{ ref('int_conversion_events') }}
+    where user_key in (select user_key from assignments)
+    {%- if other_events %}
+    union all
+    select user_key, event_name, event_at, revenue
     from {{ ref('int_events_attributed') }}
     where event_type = 'track'
+      and event_name in {{ sql_string_list(other_events) }}
+      and revenue is null
       and user_key in (select user_key from assignments)
-      and (
-          event_name in {{ sql_string_list(event_names) }}
-          {%- if any_revenue %}
-          or revenue is not null
-          {%- endif %}
-      )
+    {%- endif %}
 
 ),
 
