@@ -69,6 +69,7 @@ def insert(warehouse: Path, rows: list[tuple[Any, ...]], partition: int, ingeste
 
 # Compared besides the marts: the experiment statistics the engine reads.
 COMPARED = [("marts", mart) for mart in CONTRACT_MARTS] + [
+    ("intermediate", "int_experiment_exposures"),
     ("intermediate", "int_experiment_user_outcomes"),
     ("intermediate", "int_experiment_metric_stats"),
 ]
@@ -120,6 +121,7 @@ INCREMENTAL_MODELS = {
     "fct_engagement_daily",
     "int_growth_accounting_counts",
     "int_conversion_events",
+    "int_experiment_exposures",
 }
 
 

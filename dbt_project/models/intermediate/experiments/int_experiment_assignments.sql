@@ -8,7 +8,7 @@ with
 
 usable as (
 
-    select * from {{ ref('int_experiment_exposures') }}
+    select * from {{ ref('int_experiment_exposures_validated') }}
     where is_usable
 
 )

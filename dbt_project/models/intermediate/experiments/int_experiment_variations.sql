@@ -18,7 +18,7 @@ with
 
 seen_experiments as (
 
-    select distinct experiment_id from {{ ref('int_experiment_exposures') }}
+    select distinct experiment_id from {{ ref('int_experiment_exposures_validated') }}
 
 ),
 
@@ -87,7 +87,7 @@ controls as (
 labels as (
 
     select experiment_id, variation_id, variation_name
-    from {{ ref('int_experiment_exposures') }}
+    from {{ ref('int_experiment_exposures_validated') }}
     where is_usable and variation_name is not null
     qualify row_number() over (
         partition by experiment_id, variation_id order by exposed_at desc, message_id desc

@@ -9,7 +9,7 @@ with
 
 exposures as (
 
-    select * from {{ ref('int_experiment_exposures') }}
+    select * from {{ ref('int_experiment_exposures_validated') }}
 
 ),
 
