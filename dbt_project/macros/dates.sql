@@ -45,15 +45,17 @@
     cast({{ dbt.dateadd('day', -1, add_periods(grain, 1, period_start)) }} as date)
 {%- endmacro %}
 
-{#- Seconds between two timestamps, fractional. -#}
+{#- Seconds between two timestamps, fractional, exact to the stored microsecond: the
+    difference is taken in integer microseconds and divided once. (The difference of two
+    floating-point epochs, ~1.7e9 s each, keeps only ~1e-7 s: 1 ms came out as 0.0009999.) -#}
 {% macro seconds_between(a, b) -%}
     {{ return(adapter.dispatch('seconds_between', 'growth_warehouse')(a, b)) }}
 {%- endmacro %}
 {% macro default__seconds_between(a, b) -%}
-    {{ dbt.datediff(a, b, 'millisecond') }} / 1000.0
+    {{ dbt.datediff(a, b, 'microsecond') }} / 1000000.0
 {%- endmacro %}
 {% macro duckdb__seconds_between(a, b) -%}
-    (epoch({{ b }}) - epoch({{ a }}))
+    (epoch_us({{ b }}) - epoch_us({{ a }})) / 1000000.0
 {%- endmacro %}
 
 {#- Whether instant b is more than n minutes after instant a. DuckDB's timestamptz + interval
