@@ -7,9 +7,11 @@ simulator's own model code.
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 from calendar import monthrange
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +29,22 @@ from devkit.simulator.experiments import (
     PRICING,
     SEARCH_RANKING,
     assign,
+)
+from devkit.simulator.properties import (
+    ALIAS_SIGNUP_PLAN,
+    AUTOMATIONS,
+    COMPANY_SIZES,
+    FEATURES,
+    NO_ACCOUNT_SHARE,
+    NO_COUNTRY_SHARE,
+    PLAN_NAMES,
+    SHARING,
+    SIGNUP_PLAN,
+    SWITCH_SHARE,
+    THEMES,
+    UNUSABLE_COMPANY_SIZE_SHARE,
+    UNUSABLE_PLAN_SHARE,
+    WEB_ONLY_SHARE,
 )
 from warehouse.settings import Settings
 
@@ -417,3 +435,216 @@ def test_the_aa_split_is_even_and_the_broken_experiment_split_is_off_as_planted(
             assert abs(z) < 3
         else:
             assert abs(z) > 3.29  # p < 0.001: a sample-ratio mismatch
+
+
+# User properties, accounts and features: the known truth of devkit/simulator/properties.py.
+
+
+def _signed_up_users(events: list[dict]) -> dict[str, datetime]:
+    """anonymousId -> the Signed Up instant (every signed-up user keeps one anonymousId)."""
+    signed: dict[str, datetime] = {}
+    for event in events:
+        if event.get("event") == "Signed Up":
+            signed.setdefault(event["anonymousId"], datetime.fromisoformat(event["timestamp"]))
+    return signed
+
+
+def _core(event: dict) -> list:
+    keys = ("messageId", "type", "event", "timestamp", "userId", "anonymousId", "properties", "previousId", "groupId")
+    return [event.get(key) for key in keys]
+
+
+def _digests(simulation: Simulation, added: set[str]) -> tuple[str, str]:
+    """Hashes of the events' core fields and of the record stream (keys, message ids, malformed
+    records, retries), leaving out the events properties.py adds and their retries."""
+    events = hashlib.sha256()
+    for event in simulation.events():
+        if event["messageId"] not in added:
+            events.update(orjson.dumps(_core(event), option=orjson.OPT_SORT_KEYS))
+    records = hashlib.sha256()
+    after_added = False
+    for key, value in simulation.records():
+        try:
+            message_id = orjson.loads(value)["messageId"]
+        except (orjson.JSONDecodeError, KeyError):
+            if after_added:  # a malformed record drawn by the added events' own generator
+                continue
+            message_id = value.decode("latin-1")
+        else:
+            after_added = message_id in added
+            if after_added:
+                continue
+        records.update(orjson.dumps([key.decode() if key else None, message_id]))
+    return events.hexdigest(), records.hexdigest()
+
+
+def test_the_properties_change_no_existing_event() -> None:
+    simulation = Simulation(users=300, days=60, seed=5, end_date=END)
+    plain = list(replace(simulation, properties=False).events())
+    rich = list(simulation.events())
+    old = {event["messageId"] for event in plain}
+    added = [event for event in rich if event["messageId"] not in old]
+    # The same events in the same order, with the same ids, timestamps and properties; existing
+    # traits kept (plan and company size are added); only context fields are new.
+    assert [_core(event) for event in rich if event["messageId"] in old] == [_core(event) for event in plain]
+    rich_by_id = {event["messageId"]: event for event in rich}
+    for event in plain:
+        for key, value in (event.get("traits") or {}).items():
+            assert rich_by_id[event["messageId"]]["traits"][key] == value
+        assert (event.get("context") or {}).items() <= rich_by_id[event["messageId"]]["context"].items()
+    assert {event.get("event") or event["type"] for event in added} == {"identify", "group"} | {
+        feature.event for feature in FEATURES
+    }
+    # Stored from the simulator before properties.py existed (commit 615a613): the other events
+    # and their retries and malformed records are exactly those of that version.
+    assert _digests(simulation, {event["messageId"] for event in added}) == (
+        "cc1a38dd438215cec28613ad04d1e4dc5041e4a40558d7bb6a81bd7fdf397933",
+        "6daa6afea15e23cb6e09be5642d41db09cb277d848274d9cc45ca35658a69e6c",
+    )
+
+
+def test_added_events_are_few_and_never_make_anyone_active(events: list[dict]) -> None:
+    plain = {
+        event["messageId"]
+        for event in Simulation(users=1500, days=120, seed=7, end_date=END, properties=False).events()
+    }
+    added = [event for event in events if event["messageId"] not in plain]
+    assert 0.01 < len(added) / len(events) < 0.03
+    active_days: set[tuple[str, str]] = set()
+    for event in events:
+        if event["messageId"] in plain and event["type"] in ("track", "page") and event.get("event") != EXPOSURE_EVENT:
+            active_days.add((event["anonymousId"], event["timestamp"][:10]))
+    for event in added:  # every added event is on a day the user was already active
+        assert (event["anonymousId"], event["timestamp"][:10]) in active_days
+
+
+def _identifies(events: list[dict]) -> dict[str, list[dict]]:
+    identifies: dict[str, list[dict]] = defaultdict(list)
+    for event in events:
+        if event["type"] == "identify":
+            identifies[event["anonymousId"]].append(event)
+    return identifies
+
+
+def test_identify_traits_carry_a_plan_that_changes_for_upgraders(events: list[dict]) -> None:
+    first_charge: dict[str, dict] = {}
+    for event in events:
+        if event.get("event") == "Order Completed" and event["properties"]["kind"] == "subscription":
+            first_charge.setdefault(event["anonymousId"], event["properties"])
+    identifies = _identifies(events)
+    assert len(identifies) > 1000 and len(first_charge) > 100
+    unusable_plans = unusable_sizes = changed = 0
+    for user, calls in identifies.items():
+        signup = calls[0]["traits"]
+        alias = calls[0]["userId"].startswith("tmp_")
+        if _usable(signup["plan"]):
+            assert signup["plan"] == (ALIAS_SIGNUP_PLAN if alias else SIGNUP_PLAN)
+        else:
+            unusable_plans += 1
+        assert signup["company_size"] in COMPANY_SIZES
+        if user not in first_charge:
+            assert len(calls) == 1
+            continue
+        assert len(calls) == 2 and calls[1]["timestamp"] >= calls[0]["timestamp"]
+        charge = first_charge[user]
+        monthly = float(charge["revenue"]) / (10 if charge["plan"] == "annual" else 1)
+        assert calls[1]["traits"]["plan"] == PLAN_NAMES[monthly]
+        changed += calls[1]["traits"]["plan"] != signup["plan"]
+        size = calls[1]["traits"]["company_size"]
+        if _usable(size):
+            assert size == signup["company_size"]
+        else:
+            unusable_sizes += 1
+    assert changed == len(first_charge)  # first and latest plan differ for every upgrader
+    assert 0 < unusable_plans < 2 * UNUSABLE_PLAN_SHARE * len(identifies)
+    assert 0 < unusable_sizes < 3 * UNUSABLE_COMPANY_SIZE_SHARE * len(first_charge)
+
+
+def _profiles(events: list[dict]) -> dict[str, set[tuple]]:
+    """anonymousId -> the distinct (device type, OS name, country) its events carry."""
+    profiles: dict[str, set[tuple]] = defaultdict(set)
+    for event in events:
+        context = event.get("context") or {}
+        profiles[event["anonymousId"]].add(
+            (
+                (context.get("device") or {}).get("type"),
+                (context.get("os") or {}).get("name"),
+                (context.get("location") or {}).get("country"),
+            )
+        )
+    return profiles
+
+
+def test_each_user_has_one_platform_and_country_and_some_are_web_only(events: list[dict]) -> None:
+    users = _signed_up_users(events)
+    profiles = _profiles(events)
+    assert all(len(profiles[user]) == 1 for user in users)  # consistent on every event, exposures included
+    user_profiles = [next(iter(profiles[user])) for user in users]
+    n = len(user_profiles)
+    web_only = sum(device is None and os is None for device, os, _ in user_profiles)
+    assert abs(web_only / n - WEB_ONLY_SHARE) < 3 * math.sqrt(WEB_ONLY_SHARE * (1 - WEB_ONLY_SHARE) / n)
+    assert any(device is None and os is not None for device, os, _ in user_profiles)  # OS name only
+    devices = {device for device, _, _ in user_profiles if device is not None}
+    assert {device.lower() for device in devices} == {"mobile", "desktop", "tablet"}
+    assert devices != {device.lower() for device in devices}  # a few SDKs capitalise it
+    no_country = sum(country is None for _, _, country in user_profiles)
+    assert abs(no_country / n - NO_COUNTRY_SHARE) < 3 * math.sqrt(NO_COUNTRY_SHARE * (1 - NO_COUNTRY_SHARE) / n)
+    countries = [country.upper() for _, _, country in user_profiles if country is not None]
+    assert all(len(country) == 2 and country.isalpha() for country in countries)
+    assert len(set(countries)) >= 10 and max(set(countries), key=countries.count) == "US"
+    # Anonymous visitors carry a platform and a country too, one per visitor.
+    visitors = [profile for user, profile in profiles.items() if user not in users]
+    assert visitors and all(len(profile) == 1 for profile in visitors)
+
+
+def test_accounts_have_several_users_and_a_few_users_switch(events: list[dict]) -> None:
+    calls: dict[str, list[str]] = defaultdict(list)
+    names: dict[str, set[str]] = defaultdict(set)
+    for event in events:
+        if event["type"] == "group":
+            assert event["userId"] and event["groupId"].startswith("acct_")
+            calls[event["anonymousId"]].append(event["groupId"])
+            if _usable(event["traits"].get("name")):
+                names[event["groupId"]].add(event["traits"]["name"].strip())
+    users = _signed_up_users(events)
+    assert set(calls) <= set(users)
+    members = len(calls) / len(users)
+    assert abs(members - (1 - NO_ACCOUNT_SHARE)) < 0.05
+    switched = [groups for groups in calls.values() if len(groups) > 1]
+    assert all(len(groups) == 2 and groups[0] != groups[1] for groups in switched)
+    assert 0 < len(switched) < 2 * SWITCH_SHARE * len(calls)
+    account_users: dict[str, int] = defaultdict(int)
+    for groups in calls.values():
+        account_users[groups[-1]] += 1  # the latest group call decides the account
+    sizes = sorted(account_users.values())
+    assert sum(sizes) / len(sizes) > 1.5 and sizes[-1] >= 5 and sum(size >= 3 for size in sizes) > 20
+    assert all(len(spellings) == 1 for spellings in names.values())  # one company name per account
+
+
+def _week_four_retention_by_early_use(events: list[dict], feature: str) -> tuple[float, float, float]:
+    """Week-4 retention of early adopters minus non-adopters (segments.md), its SE and the adopters' share."""
+    signed = _signed_up_users(events)
+    qualifying = {user for user, at in signed.items() if at.date() + timedelta(days=34) <= END}
+    retained, adopters = set(), set()
+    for event in events:
+        user = event["anonymousId"]
+        if user not in qualifying or event["type"] not in ("track", "page") or event.get("event") == EXPOSURE_EVENT:
+            continue
+        at = datetime.fromisoformat(event["timestamp"])
+        if 28 <= (at.date() - signed[user].date()).days <= 34:
+            retained.add(user)
+        if event.get("event") == feature and signed[user] <= at < signed[user] + timedelta(days=7):
+            adopters.add(user)
+    others = qualifying - adopters
+    adopter_rate, adopter_se = _rate(len(adopters & retained), len(adopters))
+    other_rate, other_se = _rate(len(others & retained), len(others))
+    return adopter_rate - other_rate, math.hypot(adopter_se, other_se), len(adopters) / len(qualifying)
+
+
+def test_early_use_of_the_planted_features_goes_with_week_four_retention(events: list[dict]) -> None:
+    strong, strong_se, strong_share = _week_four_retention_by_early_use(events, AUTOMATIONS.event)
+    assert strong > 0.25 and strong > 6 * strong_se and 0.15 < strong_share < 0.5
+    moderate, moderate_se, _ = _week_four_retention_by_early_use(events, SHARING.event)
+    assert moderate > 0.08 and moderate > 3 * moderate_se and moderate < strong
+    none, none_se, none_share = _week_four_retention_by_early_use(events, THEMES.event)
+    assert abs(none) < 3 * none_se and 0.1 < none_share < 0.3

@@ -18,6 +18,7 @@ import orjson
 from devkit.simulator.events import Event, user_events, visitor_events
 from devkit.simulator.experiments import EXPOSURE_EVENT, assign, effects_of, exposures
 from devkit.simulator.model import CHANNELS, DayPlan, draw_life, plan_days
+from devkit.simulator.properties import decorate, draw_profile, property_events, user_profile
 
 DUPLICATE_SHARE = 0.007
 MALFORMED_SHARE = 0.0005
@@ -40,6 +41,7 @@ class Simulation:
     end_date: date
     duplicate_share: float = DUPLICATE_SHARE
     malformed_share: float = MALFORMED_SHARE
+    properties: bool = True  # traits, platform, country, accounts and features (properties.py)
 
     @property
     def first_date(self) -> date:
@@ -50,11 +52,24 @@ class Simulation:
 
     def events(self) -> Iterator[Event]:
         """Every event payload (no duplicates, no malformed records), user by user."""
+        for event, _ in self._stream():
+            yield event
+
+    def _stream(self) -> Iterator[tuple[Event, bool]]:
+        """Every event payload, each with whether it is one of the events properties.py adds.
+
+        Without ``properties`` the stream is the events without traits, context fields, group
+        calls and feature events: the same events, ids and timestamps, all marked False.
+        """
         horizon = datetime.combine(self.end_date + timedelta(days=1), datetime.min.time(), UTC)
         channels = {channel.source: channel for channel in CHANNELS}
         number = 0
         for plan in self.plan():
-            yield from visitor_events(self.seed, plan.day, plan.anonymous_visitors, CHANNELS, horizon)
+            visitors = visitor_events(self.seed, plan.day, plan.anonymous_visitors, CHANNELS, horizon)
+            if self.properties:
+                visitors = self._decorated_visitors(visitors, plan.day.isoformat())
+            for event in visitors:
+                yield event, False
             for source, count in plan.signups.items():
                 for _ in range(count):
                     number += 1
@@ -65,18 +80,43 @@ class Simulation:
                     if assignments:
                         events.extend(exposures(events, assignments, horizon))
                         events.sort(key=lambda event: event["timestamp"])
-                    yield from events
+                    if not self.properties:
+                        for event in events:
+                            yield event, False
+                        continue
+                    added = property_events(self.seed, life, events, horizon)
+                    new_ids = {event["messageId"] for event in added}
+                    events.extend(added)
+                    events.sort(key=lambda event: event["timestamp"])
+                    decorate(events, user_profile(self.seed, number))
+                    for event in events:
+                        yield event, event["messageId"] in new_ids
+
+    def _decorated_visitors(self, visitors: Iterator[Event], day: str) -> Iterator[Event]:
+        """Visitors' events with a platform and country per visitor, from a generator of their own."""
+        rng = random.Random(f"{self.seed}:visitor-profiles:{day}")
+        visitor, extra = None, {}
+        for event in visitors:
+            if event["anonymousId"] != visitor:
+                visitor, extra = event["anonymousId"], draw_profile(rng).context()
+            if extra:
+                event["context"] = {**(event.get("context") or {}), **extra}
+            yield event
 
     def records(self) -> Iterator[Record]:
         """The bytes to produce, retries and malformed records included.
 
-        Exposures draw their retries from a generator of their own, so adding them moves no
-        retry or malformed record of the other events.
+        Exposures and the events properties.py adds draw their retries from generators of their
+        own, so adding them moves no retry or malformed record of the other events.
         """
         transport = random.Random(f"{self.seed}:transport")
         exposure_transport = random.Random(f"{self.seed}:transport:experiments")
-        for event in self.events():
-            rng = exposure_transport if event.get("event") == EXPOSURE_EVENT else transport
+        property_transport = random.Random(f"{self.seed}:transport:properties")
+        for event, added in self._stream():
+            if added:
+                rng = property_transport
+            else:
+                rng = exposure_transport if event.get("event") == EXPOSURE_EVENT else transport
             key = (event.get("userId") or event["anonymousId"]).encode()
             value = orjson.dumps(event)
             yield key, value
