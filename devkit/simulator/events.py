@@ -27,6 +27,26 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def side_payload(rng: random.Random, at: datetime, actor: Event, kind: str, **fields: Any) -> Event:
+    """A payload beside the actor's own events (exposures, traits, group calls, features).
+
+    It carries the ids ``actor`` has (anonymousId, userId) and draws its messageId and
+    sentAt from ``rng``, a generator of its own, so adding such events shifts no other event.
+    """
+    payload: Event = {
+        "type": kind,
+        "messageId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "timestamp": iso(at),
+        "sentAt": iso(at + timedelta(milliseconds=rng.randint(20, 900))),
+        "anonymousId": actor["anonymousId"],
+    }
+    if actor.get("userId") is not None:
+        payload["userId"] = actor["userId"]
+    payload.update(fields)
+    payload["context"] = {"library": LIBRARY}
+    return payload
+
+
 class Recorder:
     """Builds payloads for one actor with deterministic message ids and times."""
 

@@ -16,12 +16,11 @@ change.
 from __future__ import annotations
 
 import random
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from devkit.simulator.events import LIBRARY, Event, iso
+from devkit.simulator.events import Event, iso, side_payload
 from devkit.simulator.model import ANNUAL_SHARE, NO_EFFECTS, PAGES, Effects
 
 EXPOSURE_EVENT = "Experiment Viewed"
@@ -178,21 +177,11 @@ def _exposure(
     rng: random.Random, at: datetime, actor: Event, experiment: Experiment, variation: Variation, variation_id: Any
 ) -> Event:
     """One ``Experiment Viewed`` payload, sent with the ids ``actor`` has (anonymousId, userId)."""
-    payload: Event = {
-        "type": "track",
-        "messageId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        "timestamp": iso(at),
-        "sentAt": iso(at + timedelta(milliseconds=rng.randint(20, 900))),
-        "anonymousId": actor["anonymousId"],
-    }
-    if actor.get("userId") is not None:
-        payload["userId"] = actor["userId"]
     properties: dict[str, Any] = {"experiment_id": experiment.id, "experiment_name": experiment.name}
     if variation_id is not MISSING:
         properties["variation_id"] = variation_id
     properties["variation_name"] = variation.name
-    payload.update(event=EXPOSURE_EVENT, properties=properties, context={"library": LIBRARY})
-    return payload
+    return side_payload(rng, at, actor, "track", event=EXPOSURE_EVENT, properties=properties)
 
 
 View = tuple[datetime, Event]  # when the user saw an experiment, and the event whose ids the exposure carries

@@ -21,13 +21,12 @@ never make anyone active on a day they were not.
 from __future__ import annotations
 
 import random
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from devkit.simulator.events import LIBRARY, Event, iso
+from devkit.simulator.events import Event, side_payload
 from devkit.simulator.experiments import EXPOSURE_EVENT
 from devkit.simulator.model import UserLife
 
@@ -250,21 +249,6 @@ def _after(anchor: Event, rng: random.Random, limit: datetime | None = None) -> 
     return max(start, min(start + timedelta(seconds=rng.uniform(0.5, 20)), latest - timedelta(milliseconds=1)))
 
 
-def _payload(rng: random.Random, at: datetime, actor: Event, kind: str, **fields: Any) -> Event:
-    payload: Event = {
-        "type": kind,
-        "messageId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        "timestamp": iso(at),
-        "sentAt": iso(at + timedelta(milliseconds=rng.randint(20, 900))),
-        "anonymousId": actor["anonymousId"],
-    }
-    if actor.get("userId") is not None:
-        payload["userId"] = actor["userId"]
-    payload.update(fields)
-    payload["context"] = {"library": LIBRARY}
-    return payload
-
-
 def _is_activity(event: Event) -> bool:
     return event["type"] == "page" or (event["type"] == "track" and event.get("event") != EXPOSURE_EVENT)
 
@@ -293,7 +277,9 @@ def _traits(seed: int, life: UserLife, events: list[Event], horizon: datetime) -
         size = rng.choice(UNUSABLE_TRAIT_VALUES)
     at = _after(first_charge, rng, horizon)
     return [
-        _payload(rng, at, first_charge, "identify", traits={"plan": PLAN_NAMES[life.plan_price], "company_size": size})
+        side_payload(
+            rng, at, first_charge, "identify", traits={"plan": PLAN_NAMES[life.plan_price], "company_size": size}
+        )
     ]
 
 
@@ -302,7 +288,7 @@ def _group_call(seed: int, rng: random.Random, at: datetime, actor: Event, found
     if rng.random() >= NAMELESS_GROUP_SHARE:
         name = account_name(seed, founder)
         traits["name"] = name + " " if rng.random() < PADDED_NAME_SHARE else name
-    return _payload(rng, at, actor, "group", groupId=account_id(founder), traits=traits)
+    return side_payload(rng, at, actor, "group", groupId=account_id(founder), traits=traits)
 
 
 def _groups(seed: int, life: UserLife, events: list[Event], signed_up: Event, horizon: datetime) -> list[Event]:
@@ -338,13 +324,13 @@ def _features(seed: int, life: UserLife, events: list[Event], signed_up: Event, 
         if early and rng.random() < (feature.early_engaged if engaged else feature.early_other):
             anchor = rng.choice(early)
             out.append(
-                _payload(rng, _after(anchor, rng, min(window_end, horizon)), anchor, "track", event=feature.event)
+                side_payload(rng, _after(anchor, rng, min(window_end, horizon)), anchor, "track", event=feature.event)
             )
             used = True
         for day_events in later_days.values():
             if rng.random() < (feature.reuse if used else feature.late_adoption):
                 anchor = rng.choice(day_events)
-                out.append(_payload(rng, _after(anchor, rng, horizon), anchor, "track", event=feature.event))
+                out.append(side_payload(rng, _after(anchor, rng, horizon), anchor, "track", event=feature.event))
                 used = True
     return out
 
