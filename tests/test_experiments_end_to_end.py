@@ -26,7 +26,7 @@ TRUE_ACTIVATION_LIFT = ONBOARDING.variations[1].activation_factor - 1  # +30%
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = simulated_warehouse(
-        tmp_path_factory.mktemp("experiments_e2e"), users=8000, days=90, seed=21, end_date=date(2026, 6, 30)
+        tmp_path_factory.mktemp("experiments_e2e"), users=6000, days=75, seed=21, end_date=date(2026, 6, 30)
     )
     run_experiment_results(settings)
     return settings
@@ -41,7 +41,7 @@ def test_the_onboarding_effect_is_recovered_and_decided_on_the_always_valid_inte
     """The always-valid interval holds the planted +30% and decides a win; the fixed one is narrower.
 
     Each simulated population realises the planted factor with sampling noise: with this seed
-    the treated users activate 1.38 times as often as the control (counted from the raw
+    the treated users activate 1.35 times as often as the control (counted from the raw
     events), so the fixed interval sits a little above +30%; that its coverage is 95% over
     replications is tested in test_experiment_stats.
     """
