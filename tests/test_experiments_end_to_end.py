@@ -37,13 +37,13 @@ def rows(settings: Settings, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return con.execute(sql, list(params)).fetchall()
 
 
-def test_the_onboarding_effect_is_recovered_and_decided_on_the_always_valid_interval(simulated: Settings) -> None:
-    """The always-valid interval holds the planted +30% and decides a win; the fixed one is narrower.
+def test_the_onboarding_effect_is_recovered_within_both_intervals_and_decided_a_win(simulated: Settings) -> None:
+    """Both intervals hold the planted +30%; the always-valid one, wider, decides a win.
 
-    Each simulated population realises the planted factor with sampling noise: with this seed
-    the treated users activate 1.35 times as often as the control (counted from the raw
-    events), so the fixed interval sits a little above +30%; that its coverage is 95% over
-    replications is tested in test_experiment_stats.
+    Each simulated population realises the planted factor with sampling noise (with this seed
+    the treated users activate 1.35 times as often as the control, counted from the raw
+    events); that the fixed interval covers the truth in 95% of replications is tested in
+    test_experiment_stats.
     """
     [(lift, low, high, seq_low, seq_high, decision)] = rows(
         simulated,
@@ -51,8 +51,8 @@ def test_the_onboarding_effect_is_recovered_and_decided_on_the_always_valid_inte
         "where experiment_id = ? and metric_name = 'activation' and not is_control",
         ONBOARDING.id,
     )
-    assert seq_low < TRUE_ACTIVATION_LIFT < seq_high and decision == "win" and seq_low > 0
-    assert 0 < low < lift < high and seq_low < low and high < seq_high
+    assert low < TRUE_ACTIVATION_LIFT < high and seq_low < TRUE_ACTIVATION_LIFT < seq_high
+    assert decision == "win" and 0 < seq_low < low < lift < high < seq_high
 
 
 def test_the_aa_test_is_inconclusive_everywhere_and_its_split_is_sound(simulated: Settings) -> None:
