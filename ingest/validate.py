@@ -8,7 +8,9 @@ record's code.
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -23,6 +25,14 @@ FUTURE_TOLERANCE = timedelta(hours=24)
 # Which track event marks an exposure is a dbt var, so every track event carrying an
 # experiment_id keeps them (a few bytes, and none for the events that do not).
 EXPERIMENT_PROPERTIES = ("experiment_id", "variation_id", "experiment_name", "variation_name")
+# The fragments the segment models read (docs/segments.md), kept so that they need not parse
+# every payload: traits_raw, the JSON text of the top-level traits object of identify and
+# group events (null for other types or when absent); device_type_raw, os_name_raw and
+# country_raw, context.device.type, context.os.name and context.location.country of every
+# event when they are JSON strings, as sent (untrimmed, "" included; null when absent, when
+# the containing object is not an object, or when the value is not a string, which is never
+# usable there).
+TRAIT_TYPES = frozenset({"identify", "group"})
 TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?"
 )
@@ -63,6 +73,10 @@ class Accepted(NamedTuple):
     campaign_medium_raw: str | None
     campaign_name_raw: str | None
     experiment_raw: str | None
+    traits_raw: str | None
+    device_type_raw: str | None
+    os_name_raw: str | None
+    country_raw: str | None
     payload: str
 
 
@@ -100,12 +114,37 @@ def parse_timestamp(text: str) -> datetime | None:
         return datetime.min.replace(tzinfo=UTC) if moment.year < 2000 else datetime.max.replace(tzinfo=UTC)
 
 
+def _json_text(value: Any) -> str | None:
+    """``value`` (parsed by orjson) as compact JSON text.
+
+    orjson reads 1,024 levels of nesting but writes only 254; a deeper fragment goes
+    through the json module (the same text but for the rare float spelling) instead of
+    raising, which would fail the batch each time the record is read again. Should even that
+    run out of stack, the fragment is left out (the payload still has it).
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError: "Recursion limit reached"
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 4096))
+        try:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        except RecursionError:
+            return None
+        finally:
+            sys.setrecursionlimit(limit)
+
+
 def _fragment(container: Any, key: str) -> str | None:
     """JSON text of ``container[key]`` as sent, for staging to interpret; None when absent."""
     if type(container) is not dict:
         return None
     value = container.get(key)
-    return None if value is None else orjson.dumps(value).decode()
+    return None if value is None else _json_text(value)
+
+
+# The payload's index in an event_row tuple (the Accepted fields before it).
+PAYLOAD = Accepted._fields.index("payload")
 
 
 def validate(value: bytes | None, now: datetime) -> Accepted | Rejected:
@@ -113,7 +152,7 @@ def validate(value: bytes | None, now: datetime) -> Accepted | Rejected:
     outcome = event_row(value, now + FUTURE_TOLERANCE, "", 0, 0)
     if isinstance(outcome, Rejected):
         return outcome
-    return Accepted._make((*outcome[:14], outcome[14].decode()))
+    return Accepted._make((*outcome[:PAYLOAD], outcome[PAYLOAD].decode()))
 
 
 def event_row(
@@ -202,19 +241,27 @@ def event_row(
     name = get("name")
     revenue = None
     if kind == "track" and type(properties) is dict and (amount := properties.get("revenue")) is not None:
-        revenue = orjson.dumps(amount).decode()
+        revenue = _json_text(amount)
     experiment = None
     if kind == "track" and type(properties) is dict and "experiment_id" in properties:
-        experiment = orjson.dumps({key: properties[key] for key in EXPERIMENT_PROPERTIES if key in properties}).decode()
-    campaign = context.get("campaign") if context is not None else None
-    if type(campaign) is dict:
-        source, medium, campaign_name = (
-            _fragment(campaign, "source"),
-            _fragment(campaign, "medium"),
-            _fragment(campaign, "name"),
-        )
-    else:
-        source = medium = campaign_name = None
+        experiment = _json_text({key: properties[key] for key in EXPERIMENT_PROPERTIES if key in properties})
+    trait_text = _json_text(traits) if traits is not None and kind in TRAIT_TYPES else None
+    source = medium = campaign_name = device_type = os_name = country = None
+    if context is not None:  # an object here (anything else was rejected above)
+        context_get = context.get
+        campaign = context_get("campaign")
+        if type(campaign) is dict:
+            source, medium, campaign_name = (
+                _fragment(campaign, "source"),
+                _fragment(campaign, "medium"),
+                _fragment(campaign, "name"),
+            )
+        if type(device := context_get("device")) is dict and type(text := device.get("type")) is str:
+            device_type = text
+        if type(system := context_get("os")) is dict and type(text := system.get("name")) is str:
+            os_name = text
+        if type(location := context_get("location")) is dict and type(text := location.get("country")) is str:
+            country = text
     return (
         message_id,
         kind,
@@ -230,6 +277,10 @@ def event_row(
         medium,
         campaign_name,
         experiment,
+        trait_text,
+        device_type,
+        os_name,
+        country,
         value,
         topic,
         partition,

@@ -223,3 +223,102 @@ def test_a_warehouse_from_before_experiment_raw_gets_it_from_the_payloads_once(w
         ("m1", None),
         ("m2", None),
     ]
+
+
+# Records with the segment fragments, and the columns each must give, worked out by hand:
+# (message id, payload as sent, (traits_raw, device_type_raw, os_name_raw, country_raw)).
+SEGMENT_COLUMNS = ("traits_raw", "device_type_raw", "os_name_raw", "country_raw")
+SEGMENT_RECORDS: list[tuple[str, str, tuple[str | None, ...]]] = [
+    (
+        "m0",
+        '{"type": "identify", "traits": {"plan": " pro ", "n": 3}, "context": {"device": {"type": " Mobile "}, '
+        '"os": {"name": ""}, "location": {"country": "de"}}}',
+        ('{"plan":" pro ","n":3}', " Mobile ", "", "de"),
+    ),
+    (
+        "m1",
+        '{"type": "group", "groupId": "g1", "traits": {"name": "Acme", "size": 10.0}, '
+        '"context": {"device": {"type": 3}, "os": "iOS", "location": {"country": null}}}',
+        ('{"name":"Acme","size":10.0}', None, None, None),
+    ),
+    (
+        "m2",
+        '{"type": "track", "event": "E", "traits": {"plan": "x"}, "context": {"device": {"type": "desktop"}, '
+        '"os": {"name": " macOS "}, "location": {"country": {"code": "FR"}}}}',
+        (None, "desktop", " macOS ", None),
+    ),
+    ("m3", '{"type": "page"}', (None, None, None, None)),
+    (
+        "m4",
+        '{"type": "identify", "traits": null, "context": {"device": [{"type": "x"}], "os": {"name": true}, '
+        '"location": {"country": " FR "}}}',
+        (None, None, None, " FR "),
+    ),
+    ("m5", '{"type": "screen", "context": {"device": {"type": ""}}}', (None, "", None, None)),
+    (
+        "m6",
+        '{"type": "alias", "previousId": "a0", "traits": {"a": 1}, "context": {"location": {"country": "us"}}}',
+        (None, None, None, "us"),
+    ),
+]
+
+
+def segment_record(message_id: str, payload: str) -> str:
+    """The payload with what every record needs (messageId, userId, timestamp) in front."""
+    return (
+        f'{{"messageId": "{message_id}", "userId": "u1", "timestamp": "2026-05-01T00:00:00Z", '
+        + payload.removeprefix("{")
+    )
+
+
+def test_the_segment_fragments_land_in_raw_events(warehouse: Path) -> None:
+    batch = Batch(NOW)
+    for offset, (message_id, payload, _) in enumerate(SEGMENT_RECORDS):
+        batch.add("t", 0, offset, segment_record(message_id, payload).encode())
+    assert write_batch(warehouse, batch) == {("t", 0): len(SEGMENT_RECORDS)}
+    assert rows(warehouse, f"select message_id, {', '.join(SEGMENT_COLUMNS)} from raw.events order by 1") == [
+        (message_id, *expected) for message_id, _, expected in SEGMENT_RECORDS
+    ]
+
+
+def test_an_older_warehouse_gets_the_segment_fragments_from_the_payloads_once(warehouse: Path) -> None:
+    with connect(warehouse) as con:
+        # The raw tables as the version before the segment columns made them.
+        older = RAW_SCHEMA_DDL
+        for column in SEGMENT_COLUMNS:
+            line = f"    {column:<20}varchar,\n"
+            assert older.count(line) == 1, column
+            older = older.replace(line, "")
+        con.execute(older)
+        for offset, (message_id, payload, _) in enumerate(SEGMENT_RECORDS):
+            kind = orjson.loads(payload)["type"]
+            con.execute(
+                "insert into raw.events (message_id, type, timestamp, payload, kafka_topic, kafka_partition, "
+                "kafka_offset, ingested_at) values (?, ?, now(), ?, 't', 0, ?, now())",
+                [message_id, kind, segment_record(message_id, payload), offset],
+            )
+        con.execute(
+            "insert into raw.kafka_offsets (topic, partition, next_offset) values ('t', 0, ?)", [len(SEGMENT_RECORDS)]
+        )
+    everything = "select * from raw.events order by kafka_offset"
+    columns = "select column_name from duckdb_columns() where table_name = 'events' order by column_index"
+    with connect(warehouse) as con:
+        ensure_raw_schema(con)
+        filled = con.execute(everything).fetchall()
+        layout = con.execute(columns).fetchall()
+        ensure_raw_schema(con)  # a second time: nothing to add, nothing changes
+        assert con.execute(everything).fetchall() == filled
+        assert con.execute(columns).fetchall() == layout
+    # The values the ingester writes for the same payloads (the test above).
+    assert rows(warehouse, f"select message_id, {', '.join(SEGMENT_COLUMNS)} from raw.events order by 1") == [
+        (message_id, *expected) for message_id, _, expected in SEGMENT_RECORDS
+    ]
+    # The added columns come last; the writer inserts by name, so new records still land right.
+    assert [name for (name,) in layout][-4:] == list(SEGMENT_COLUMNS)
+    batch = Batch(NOW)
+    batch.add("t", 0, len(SEGMENT_RECORDS), segment_record("m7", SEGMENT_RECORDS[0][1]).encode())
+    write_batch(warehouse, batch)
+    assert rows(
+        warehouse,
+        f"select type, {', '.join(SEGMENT_COLUMNS)}, payload ->> 'messageId' from raw.events where message_id = 'm7'",
+    ) == [("identify", *SEGMENT_RECORDS[0][2], "m7")]

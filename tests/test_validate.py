@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import orjson
@@ -139,3 +140,133 @@ def test_experiment_properties_are_kept_as_sent_for_track_events_with_an_experim
     for other in (with_(properties={"variation_id": "A"}), with_(type="page", properties={"experiment_id": "e"})):
         outcome = validate(other, NOW)
         assert isinstance(outcome, Accepted) and outcome.experiment_raw is None
+
+
+# The segment fragments (docs/segments.md): column, context member, key.
+SEGMENT_CONTEXT = [
+    ("device_type_raw", "device", "type"),
+    ("os_name_raw", "os", "name"),
+    ("country_raw", "location", "country"),
+]
+# Every event type, each with what it needs to be accepted.
+EVERY_TYPE = [
+    {},
+    {"type": "page", "event": ...},
+    {"type": "screen", "event": ...},
+    {"type": "identify", "event": ...},
+    {"type": "group", "event": ..., "groupId": "g1"},
+    {"type": "alias", "event": ..., "previousId": "a1"},
+]
+
+
+@pytest.mark.parametrize(("column", "member", "key"), SEGMENT_CONTEXT)
+@pytest.mark.parametrize("kind", EVERY_TYPE, ids=lambda kind: str(kind.get("type", "track")))
+def test_segment_context_strings_are_kept_as_sent(column: str, member: str, key: str, kind: dict[str, object]) -> None:
+    for sent, kept in [(" Mobile ", " Mobile "), ("", ""), ("de", "de")]:
+        outcome = validate(with_(**kind, context={member: {key: sent}}), NOW)
+        assert isinstance(outcome, Accepted), outcome
+        assert getattr(outcome, column) == kept
+        # The other two columns stay empty.
+        assert [getattr(outcome, other) for other, _, _ in SEGMENT_CONTEXT if other != column] == [None, None]
+
+
+@pytest.mark.parametrize(("column", "member", "key"), SEGMENT_CONTEXT)
+def test_segment_context_values_that_are_not_strings_are_null(column: str, member: str, key: str) -> None:
+    contexts: list[object] = [
+        ...,  # no context
+        {},  # no member
+        {member: {}},  # no key
+        {member: {key: None}},
+        {member: {key: 3}},
+        {member: {key: 1.5}},
+        {member: {key: True}},
+        {member: {key: {"value": "mobile"}}},
+        {member: {key: ["mobile"]}},
+        {member: "mobile"},  # the member is not an object
+        {member: [{key: "mobile"}]},
+        {member: None},
+        {key: "mobile"},  # the key at the wrong level
+    ]
+    for context in contexts:
+        outcome = validate(with_(context=context), NOW)
+        assert isinstance(outcome, Accepted), (context, outcome)
+        assert getattr(outcome, column) is None, context
+
+
+def test_all_three_context_strings_of_one_event() -> None:
+    outcome = validate(
+        with_(
+            type="identify",
+            event=...,
+            context={
+                "device": {"type": "tablet", "model": "X"},
+                "os": {"name": " Android", "version": "14"},
+                "location": {"country": "fr ", "city": "Lyon"},
+                "campaign": {"source": "Ads"},
+            },
+        ),
+        NOW,
+    )
+    assert isinstance(outcome, Accepted)
+    assert (outcome.device_type_raw, outcome.os_name_raw, outcome.country_raw) == ("tablet", " Android", "fr ")
+    assert outcome.campaign_source_raw == '"Ads"'
+
+
+def test_traits_of_identify_and_group_events_are_kept_as_json() -> None:
+    identify = validate(with_(type="identify", event=..., traits={"plan": " pro ", "n": 3}), NOW)
+    assert isinstance(identify, Accepted) and identify.traits_raw is not None
+    assert json.loads(identify.traits_raw) == {"plan": " pro ", "n": 3}
+    # Each value as sent: an integer stays one, a float keeps its point, nested values and null stay.
+    group = validate(
+        with_(
+            type="group",
+            event=...,
+            groupId="g1",
+            traits={"name": " Acme ", "size": 10.0, "tags": ["a"], "owner": {"id": 1}, "x": None, "ok": False},
+        ),
+        NOW,
+    )
+    assert isinstance(group, Accepted) and group.traits_raw is not None
+    assert json.loads(group.traits_raw) == {
+        "name": " Acme ",
+        "size": 10.0,
+        "tags": ["a"],
+        "owner": {"id": 1},
+        "x": None,
+        "ok": False,
+    }
+    assert '"size":10.0' in group.traits_raw and '"owner":{"id":1}' in group.traits_raw
+    empty = validate(with_(type="identify", event=..., traits={}), NOW)
+    assert isinstance(empty, Accepted) and empty.traits_raw == "{}"
+
+
+def test_traits_are_null_for_other_types_and_when_absent() -> None:
+    for value in [
+        with_(traits={"plan": "pro"}),  # a track event
+        with_(type="page", event=..., traits={"plan": "pro"}),
+        with_(type="alias", event=..., previousId="a1", traits={"plan": "pro"}),
+        with_(type="identify", event=...),
+        with_(type="identify", event=..., traits=None),
+        with_(type="group", event=..., groupId="g1", context={"traits": {"plan": "pro"}}),  # not context.traits
+    ]:
+        outcome = validate(value, NOW)
+        assert isinstance(outcome, Accepted), outcome
+        assert outcome.traits_raw is None, value
+
+
+def test_fragments_nested_deeper_than_orjson_writes_are_kept_not_raised() -> None:
+    # orjson reads 1,024 levels but writes 254: the fragment is kept anyway (a raise would
+    # fail the batch every time the record is read again).
+    deep = "[" * 300 + "]" * 300
+    value = (
+        with_(type="identify", event=..., traits={"plan": "pro", "deep": 0})
+        .decode()
+        .replace('"deep":0', f'"deep":{deep}')
+        .encode()
+    )
+    outcome = validate(value, NOW)
+    assert isinstance(outcome, Accepted)
+    assert outcome.traits_raw == '{"plan":"pro","deep":' + deep + "}"
+    revenue = with_(properties={"revenue": 0}).decode().replace('"revenue":0', f'"revenue":{deep}').encode()
+    outcome = validate(revenue, NOW)
+    assert isinstance(outcome, Accepted) and outcome.revenue_raw == deep

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -44,6 +45,14 @@ create table if not exists raw.events (
     -- JSON object of properties.{experiment_id, variation_id, experiment_name,
     -- variation_name} as sent, for track events with an experiment_id (null otherwise).
     experiment_raw      varchar,
+    -- JSON text of the top-level traits object as sent, for identify and group events
+    -- (null otherwise): the user properties and account names of docs/segments.md.
+    traits_raw          varchar,
+    -- context.device.type, context.os.name and context.location.country when they are
+    -- JSON strings, as sent (untrimmed, "" kept; null when absent or not a string).
+    device_type_raw     varchar,
+    os_name_raw         varchar,
+    country_raw         varchar,
     -- zstd: JSON text compresses to half the size of DuckDB's automatic choice, and faster.
     payload             json        not null using compression zstd,
     kafka_topic         varchar     not null,
@@ -126,30 +135,72 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | No
     return con
 
 
-# A warehouse ingested before raw.events kept experiment_raw gets it from the payloads once,
-# so exposures sent earlier are analysed like new ones (the same object the ingester writes).
-EXPERIMENT_RAW_BACKFILL = """
-alter table raw.events add column experiment_raw varchar;
-update raw.events
-set experiment_raw = json_object(
-    'experiment_id', payload -> '$.properties.experiment_id',
-    'variation_id', payload -> '$.properties.variation_id',
-    'experiment_name', payload -> '$.properties.experiment_name',
-    'variation_name', payload -> '$.properties.variation_name'
-)::varchar
-where type = 'track' and json_exists(payload, '$.properties.experiment_id');
-"""
+class Backfill(NamedTuple):
+    """How a raw.events column added after the table was first made is filled from ``payload``."""
+
+    value: str  # SQL over the row (its payload) giving the value the ingester writes ...
+    where: str  # ... for the rows it writes one for (the others stay null)
+
+
+def _string_at(path: str) -> Backfill:
+    """A payload member kept when it is a JSON string, as sent (ingest/validate.py)."""
+    return Backfill(f"payload ->> '{path}'", f"json_type(payload, '{path}') = 'VARCHAR'")
+
+
+# Columns of raw.events that older versions did not have, in the order they came. A warehouse
+# ingested before one existed gets it from the payloads once, when it is first opened, so that
+# events sent earlier are read like new ones: the values the ingester writes (ingest/validate.py).
+# (Only a payload with duplicate keys may differ: orjson keeps a key's last value, DuckDB its
+# first.)
+RAW_EVENTS_BACKFILLS: dict[str, Backfill] = {
+    # The four experiment properties of track events with an experiment_id (absent ones as
+    # null here, where the ingester leaves them out: staging reads both as absent).
+    "experiment_raw": Backfill(
+        """json_object(
+            'experiment_id', payload -> '$.properties.experiment_id',
+            'variation_id', payload -> '$.properties.variation_id',
+            'experiment_name', payload -> '$.properties.experiment_name',
+            'variation_name', payload -> '$.properties.variation_name'
+        )::varchar""",
+        "type = 'track' and json_exists(payload, '$.properties.experiment_id')",
+    ),
+    "traits_raw": Backfill(
+        "(payload -> '$.traits')::varchar",
+        "type in ('identify', 'group') and json_type(payload, '$.traits') = 'OBJECT'",
+    ),
+    "device_type_raw": _string_at("$.context.device.type"),
+    "os_name_raw": _string_at("$.context.os.name"),
+    "country_raw": _string_at("$.context.location.country"),
+}
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw tables if they are missing (idempotent, safe on every start)."""
+    """Create the raw tables if they are missing (idempotent, safe on every start).
+
+    An older warehouse gets the columns of :data:`RAW_EVENTS_BACKFILLS` it lacks, filled.
+    """
     con.execute(RAW_SCHEMA_DDL)
-    [(has_experiment_raw,)] = con.execute(
-        "select count(*) from duckdb_columns() where database_name = current_database() "
-        "and schema_name = 'raw' and table_name = 'events' and column_name = 'experiment_raw'"
-    ).fetchall()
-    if not has_experiment_raw:
-        con.execute(EXPERIMENT_RAW_BACKFILL)
+    present = {
+        name
+        for (name,) in con.execute(
+            "select column_name from duckdb_columns() where database_name = current_database() "
+            "and schema_name = 'raw' and table_name = 'events'"
+        ).fetchall()
+    }
+    missing = [(column, backfill) for column, backfill in RAW_EVENTS_BACKFILLS.items() if column not in present]
+    if not missing:
+        return
+    # One transaction: a column is never there without its values. It goes after the others,
+    # which is harmless because every insert into raw.events names its columns.
+    con.begin()
+    try:
+        for column, backfill in missing:
+            con.execute(f"alter table raw.events add column {column} varchar")
+            con.execute(f"update raw.events set {column} = {backfill.value} where {backfill.where}")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
 
 
 class WarehouseNotFound(GrowthError):
