@@ -53,6 +53,12 @@ CONTRACT_MARTS = (
     "fct_ltv_cohorts",
     "fct_channel_economics",
     "fct_experiment_assignments",
+    "fct_retention_by_segment",
+    "fct_activation_by_segment",
+    "fct_feature_adoption",
+    "fct_feature_retention",
+    "dim_accounts",
+    "fct_account_retention",
 )
 
 # What every production build runs: models, seeds, snapshots and data tests. dbt unit tests

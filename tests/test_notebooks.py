@@ -22,6 +22,7 @@ from analysts.publish import publish_snapshot
 from analysts.snapshot import SnapshotNotFoundError, open_snapshot, snapshot_path
 from orchestration.build import run_build
 from tests._experiment_data import build_experiment_marts, copy_experiment_marts
+from tests._segment_data import copy_segment_marts, drop_segment_marts
 from tests.test_dbt_marts import load_raw
 from warehouse.settings import Settings, load_settings
 
@@ -54,6 +55,8 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The experiment marts of tests/_experiment_data.READOUT (a win with a guardrail loss, a
     # broken split, three arms), as the experiment engine writes them.
     copy_experiment_marts(build_experiment_marts(tmp / "experiments.duckdb").warehouse, published)
+    # The segment marts of tests/_segment_data (two breakdown dimensions, features, accounts).
+    copy_segment_marts(published)
     return published
 
 
@@ -90,8 +93,33 @@ def test_retention_deep_dive(snapshot: Path, monkeypatch: pytest.MonkeyPatch) ->
         "(select sum(retained_users) / sum(cohort_size) from marts.fct_retention "
         " where grain = 'week' and period_number = 1 and is_complete)",
     )
-    assert numbers == {"cohorts": cohorts, "week1_retention": pytest.approx(week1)}
+    # week 4 pooled over the latest four complete weekly cohorts (tests/_segment_data: 30 Mar to 20 Apr):
+    # pro 10/40 + 30/60 = 40/100; free 5/50 + 10/50 + 15/100 + 20/100 = 50/300; (none) 3/10 + 2/10 = 5/20;
+    # ads 2/20 + 9/30 + 15/70 + 30/80 = 56/200; organic 3/30 + 4/30 + 8/60 + 20/80 = 35/200; (other) 4/20.
+    assert numbers == {
+        "cohorts": cohorts,
+        "week1_retention": pytest.approx(week1),
+        "week4_by_segment": {
+            "trait_plan": {"pro": 0.4, "free": pytest.approx(50 / 300), "(none)": 0.25},
+            "acquisition_channel": {"ads": 0.28, "organic": 0.175, "(other)": 0.2},
+        },
+    }
     assert cohorts >= 2
+    notebook = nbformat.read(NOTEBOOKS / "retention_deep_dive.ipynb", as_version=4)
+    assert any("marts.fct_retention_by_segment" in cell.source for cell in notebook.cells if cell.cell_type == "code")
+
+
+def test_retention_deep_dive_on_a_snapshot_from_before_the_segment_marts(
+    snapshot: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Still runs top to bottom: the segment cells say the mart is missing and draw nothing."""
+    old = tmp_path / "published.duckdb"
+    shutil.copy(snapshot, old)
+    drop_segment_marts(old)
+    monkeypatch.setenv("GROWTH_PUBLISHED", str(old))
+    notebook = run(NOTEBOOKS / "retention_deep_dive.ipynb", cwd=Path("/"))
+    assert key_numbers(notebook)["week4_by_segment"] is None
+    assert "No marts.fct_retention_by_segment in this snapshot" in printed(notebook)
 
 
 def test_ltv_cac_by_channel(snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +42,23 @@ from analysts.report.charts import (
 )
 from analysts.report.economics import channel_economics, payback, payback_label
 from analysts.report.experiments import AXIS_TITLE, FIXED, SEQUENTIAL, experiment_charts, p_text
-from analysts.report.style import WEEK_MS, early_outliers, monday_axis, nice_ceiling
+from analysts.report.segments import (
+    FEATURE_TITLE,
+    NOT_THERE_YET,
+    RETENTION_AXIS,
+    TITLE,
+    Pooled,
+    segment_charts,
+    segment_takeaway,
+)
+from analysts.report.style import WEEK_MS, Chart, early_outliers, monday_axis, nice_ceiling
 from analysts.report.tiles import headline_tiles
 from devkit.simulator import simulate
 from ingest.consumer import run_ingest
 from ingest.spend import load_spend
 from orchestration.build import run_build
 from tests._experiment_data import READOUT, ExperimentData, build_experiment_marts, copy_experiment_marts
+from tests._segment_data import copy_segment_marts, drop_segment_marts, write_segment_marts
 from transforms.predictive_ltv import build_predictive_ltv
 from warehouse.settings import Settings, load_settings
 
@@ -344,6 +354,18 @@ def report(tmp_path_factory: pytest.TempPathFactory, broker) -> tuple[Settings, 
     return settings, render_report(settings)
 
 
+def _segment_sections(snapshot: Path) -> list[Chart]:
+    """The "Who retains" sections a report of this snapshot shows: one sentence while the pipeline
+    builds no segment marts, their charts once it does (checked on hand-made marts further down)."""
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        return segment_charts(con)
+
+
+def _drawn(snapshot: Path) -> int:
+    """Figures a report of this snapshot draws: every chart and the drawn "Who retains" sections."""
+    return len(CHARTS) + sum(chart.figure is not None for chart in _segment_sections(snapshot))
+
+
 def _visible_text(page: str) -> str:
     """The page's words: scripts (plotly.js, figure JSON) and tags removed."""
     page = re.sub(r"<script.*?</script>", " ", page, flags=re.S)
@@ -355,12 +377,13 @@ def test_report_files_tiles_and_takeaways(report: tuple[Settings, Path]) -> None
     assert path.parent.parent == settings.report_dir and path.name == "index.html"
     assert (settings.report_dir / "latest" / "index.html").read_text() == path.read_text()
     assert path.parent.name in (settings.report_dir / "index.html").read_text()
+    segments = _segment_sections(settings.published)
     if CHROMIUM is not None:  # kaleido exports PNGs of every chart through Chromium
-        assert len(list(path.parent.glob("*.png"))) == len(CHARTS) + 1  # every chart and the preview
+        assert len(list(path.parent.glob("*.png"))) == _drawn(settings.published) + 1  # every chart and the preview
         assert (path.parent / "preview.png").stat().st_size > 10_000
     page = path.read_text()
     assert page.count("plotly.js v") <= 2 and len(page) < 6_000_000  # plotly.js embedded once
-    assert page.count('<p class="takeaway">') == len(CHARTS)
+    assert page.count('<p class="takeaway">') == len(CHARTS) + len(segments)
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         weeks = con.execute(
             "select period_start, active_users, quick_ratio from marts.fct_growth_accounting "
@@ -405,7 +428,8 @@ def test_without_chromium_the_report_is_written_and_the_pngs_skipped_in_the_log_
     assert "PNG exports skipped" in caplog.text  # the log says it...
     text = _visible_text(path.read_text())
     assert "skipped" not in text and "Chromium" not in text and "PNG" not in text  # ...the page does not
-    assert path.read_text().count('<p class="takeaway">') == len(CHARTS)
+    segments = _segment_sections(settings.published)
+    assert path.read_text().count('<p class="takeaway">') == len(CHARTS) + len(segments)
 
 
 def test_incomplete_periods_are_left_out_and_named(report: tuple[Settings, Path]) -> None:
@@ -551,24 +575,30 @@ def _svg_text(fragment: str) -> str:
     return html.unescape(" ".join(part for part in re.split(r"<[^>]+>", fragment) if part.strip())).strip()
 
 
-def test_rendered_charts_title_every_axis(browser: dict[str, Any]) -> None:
+def test_rendered_charts_title_every_axis(report: tuple[Settings, Path], browser: dict[str, Any]) -> None:
+    settings, _ = report
+    segments = {chart.key for chart in _segment_sections(settings.published)}
     dom = browser["dom"]
     assert "Uncaught" not in browser["stderr"] and "CONSOLE(" not in browser["stderr"].replace("CONSOLE(0)", "")
     sections = _sections(dom)
-    assert set(sections) == {
-        "active_users",
-        "retention",
-        "growth_accounting",
-        "activation",
-        "funnel",
-        "acquisition",
-        "ltv",
-        "payback",
-        "economics",
-        "predicted_ltv",
-        "engagement",
-    }
-    assert dom.count('class="plot-container plotly"') == len(CHARTS)  # every chart was drawn by plotly.js
+    assert (
+        set(sections)
+        == {
+            "active_users",
+            "retention",
+            "growth_accounting",
+            "activation",
+            "funnel",
+            "acquisition",
+            "ltv",
+            "payback",
+            "economics",
+            "predicted_ltv",
+            "engagement",
+        }
+        | segments
+    )
+    assert dom.count('class="plot-container plotly"') == _drawn(settings.published)  # all drawn by plotly.js
     for key, section in sections.items():
         ticks: dict[str, list[str]] = {}
         for axis, label in re.findall(r'<g class="([xy]\d*)tick"><text[^>]*>(.*?)</text>', section, re.S):
@@ -577,7 +607,7 @@ def test_rendered_charts_title_every_axis(browser: dict[str, Any]) -> None:
             axis: _svg_text(text)
             for axis, text in re.findall(r'<text class="([xy]\d*)title"[^>]*>(.*?)</text>', section, re.S)
         }
-        assert ticks, key
+        assert ticks or key in segments, key  # a "Who retains" section may be a table or a sentence
         for axis in ticks:  # every axis that shows a scale has a title
             assert titles.get(axis), (key, axis, titles)
         for colorbar in re.findall(r'<g class="cbtitle">(.*?)</g>', section, re.S):
@@ -674,11 +704,13 @@ def test_rendered_payback_values_match_payback_recomputed_from_the_warehouse(
     assert shown == expected
 
 
-def test_readable_at_phone_width_and_screenshots_written(browser: dict[str, Any]) -> None:
+def test_readable_at_phone_width_and_screenshots_written(
+    report: tuple[Settings, Path], browser: dict[str, Any]
+) -> None:
     phone, desktop = browser[PHONE], browser[DESKTOP]
     assert phone["width"] == PHONE
     assert phone["scrollWidth"] <= PHONE  # nothing sticks out sideways
-    assert len(phone["plots"]) == len(CHARTS)
+    assert len(phone["plots"]) == _drawn(report[0].published)
     for plot in phone["plots"]:
         assert 300 <= plot["svg"] <= PHONE - 16, plot  # each chart fits inside the page's padding
     for plot in desktop["plots"]:
@@ -849,3 +881,280 @@ def test_rendered_experiments_show_the_forest_plot_and_red_warnings(
     assert findings[2]["text"].startswith("Checklist loses on support_tickets (guardrail)")
     assert all(item["width"] <= PHONE for item in readouts.values())  # nothing wider than a phone
     assert READOUT.experiments  # the data the expectations above were worked out from
+
+
+# --- who retains: hand-made segment marts (tests/_segment_data.py) ------------------------------
+#
+# Week 4 of weekly cohorts; the data ends on 27 May 2026, so week 4 is complete for cohorts up to
+# 20 Apr. Pooled: the latest four complete cohorts, 30 Mar, 6 Apr, 13 Apr and 20 Apr (23 Mar is
+# older, 27 Apr still running; the week-3 and month rows are not week 4 of a weekly cohort).
+# plan:    pro    10/40 + 30/60                 = 40/100 = 40.0 %
+#          free   5/50 + 10/50 + 15/100 + 20/100 = 50/300 = 16.7 %
+#          (none) 3/10 + 2/10                    =  5/20  = 25.0 %  (shown last, as the mart names it)
+# channel: ads    2/20 + 9/30 + 15/70 + 30/80    = 56/200 = 28.0 %
+#          organic 3/30 + 4/30 + 8/60 + 20/80    = 35/200 = 17.5 %
+#          (other) 2/10 + 2/10                   =  4/20  = 20.0 %
+# all users, from either dimension's rows: (40 + 50 + 5) / (100 + 300 + 20) = 95/420 = 22.6 %.
+
+
+@pytest.fixture(scope="module")
+def segmented() -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(":memory:")
+    write_segment_marts(con)
+    yield con
+    con.close()
+
+
+def _by_key(con: duckdb.DuckDBPyConnection) -> dict[str, Chart]:
+    return {chart.key: chart for chart in segment_charts(con)}
+
+
+def test_week4_retention_by_segment_pools_the_latest_four_complete_cohorts(
+    segmented: duckdb.DuckDBPyConnection,
+) -> None:
+    charts = _by_key(segmented)
+    assert list(charts) == [
+        "segments-acquisition_channel",
+        "segments-trait_plan",
+        "segments-features",
+        "segments-adoption",
+        "segments-accounts",
+    ]
+    for key, labels, rates, texts in (
+        (
+            "segments-trait_plan",
+            ["pro (n=100)", "free (n=300)", "(none) (n=20)"],
+            [40 / 100, 50 / 300, 5 / 20],
+            ["40.0%", "16.7%", "25.0%"],
+        ),
+        (
+            "segments-acquisition_channel",
+            ["ads (n=200)", "organic (n=200)", "(other) (n=20)"],
+            [56 / 200, 35 / 200, 4 / 20],
+            ["28.0%", "17.5%", "20.0%"],
+        ),
+    ):
+        chart = charts[key]
+        assert chart.figure is not None
+        [bars] = chart.figure.data
+        assert list(bars.y) == labels and list(bars.text) == texts
+        assert list(bars.x) == pytest.approx(rates)
+        [line] = chart.figure.layout.shapes  # the all-users reference, from the same rows
+        assert line.x0 == line.x1 == pytest.approx(95 / 420)
+        assert [note.text for note in chart.figure.layout.annotations] == ["all users 22.6%"]
+        axes = _axes(chart.figure)
+        assert _title(axes["xaxis"]) == RETENTION_AXIS and axes["xaxis"]["tickformat"] == ".0%"
+        assert "Pooled: the 4 latest weekly signup cohorts whose week 4 is complete" in chart.note
+        assert "(weeks of 30 Mar, 6 Apr, 13 Apr and 20 Apr 2026)" in chart.note
+        assert "all 420 users of those cohorts (22.6%)" in chart.note
+    plan = charts["segments-trait_plan"]
+    assert plan.title == "Who retains: week-4 retention by plan"
+    assert _title(_axes(plan.figure)["yaxis"]) == "plan"
+    # (none) and (other) hold 20 users each, under the 30 a takeaway ranks: named on their bars only
+    assert plan.takeaway == (
+        "Week-4 retention by plan: pro highest at 40.0% (n=100), free lowest at 16.7% (n=300), "
+        "against 22.6% for all users (1 segment under 30 users not ranked)."
+    )
+    assert charts["segments-acquisition_channel"].takeaway == (
+        "Week-4 retention by acquisition channel: ads highest at 28.0% (n=200), organic lowest at 17.5% "
+        "(n=200), against 22.6% for all users (1 segment under 30 users not ranked)."
+    )
+    # a segment of 2 retained users out of 2 would top any ranking by chance: it is not ranked
+    few = [Pooled("enterprise", 2, 2), Pooled("pro", 100, 40), Pooled("free", 300, 50)]
+    assert segment_takeaway("plan", few, Pooled("all users", 402, 92)) == (
+        "Week-4 retention by plan: pro highest at 40.0% (n=100), free lowest at 16.7% (n=300), "
+        "against 22.9% for all users (1 segment under 30 users not ranked)."
+    )
+    tiny = [Pooled("b", 10, 5), Pooled("a", 5, 1)]  # fewer than two segments of 30: all ranked
+    assert segment_takeaway("plan", tiny, Pooled("all users", 15, 6)) == (
+        "Week-4 retention by plan: b highest at 50.0% (n=10), a lowest at 20.0% (n=5), against 40.0% for all users."
+    )
+
+
+def test_feature_table_is_labelled_an_association(segmented: duckdb.DuckDBPyConnection) -> None:
+    features = _by_key(segmented)["segments-features"]
+    assert features.title == FEATURE_TITLE
+    assert "association, not cause" in features.title and "experiments measure effects" in features.title
+    assert features.note.startswith("Association, not cause")
+    # search: 48/120 = 40.0 % vs 75/300 = 25.0 %, +15.0 points, the largest difference
+    assert features.takeaway == (
+        "Early adopters of search retain 15.0 points better in week 4 than non-adopters (40.0% vs 25.0%): "
+        "an association, not an effect of the feature."
+    )
+    assert features.figure is not None
+    [table] = features.figure.data
+    assert table.type == "table"
+    # by difference, largest first; adoption: latest complete week 18 May against 20 Apr (4 weeks before):
+    # search 31 % (+11 points), Dashboard Shared 8 % (-2 points); Export: nobody adopted it, no adoption rows.
+    assert list(zip(*table.cells.values, strict=True)) == [
+        ("search", "31.0%<br>+11.0 pt", "40.0%<br>n=120", "25.0%<br>n=300", "+15.0 pt"),
+        ("Dashboard<br>Shared", "8.0%<br>\u22122.0 pt", "30.0%<br>n=50", "30.0%<br>n=370", "0.0 pt"),
+        ("Export", "n/a", "n/a<br>n=0", "26.2%<br>n=420", "n/a"),  # 110/420 = 26.2 %
+    ]
+
+
+def test_feature_adoption_leaves_the_running_week_out(segmented: duckdb.DuckDBPyConnection) -> None:
+    adoption = _by_key(segmented)["segments-adoption"]
+    assert adoption.figure is not None
+    traces = {trace.name: trace for trace in adoption.figure.data}
+    assert set(traces) == {"search", "Dashboard Shared"}
+    for trace in traces.values():  # 23 Mar .. 18 May; the running week of 25 May (search 90 %) not drawn
+        assert _days(trace.x) == [date(2026, 3, 23) + timedelta(weeks=k) for k in range(9)]
+    assert list(traces["search"].y) == pytest.approx([0.15, 0.17, 0.18, 0.19, 0.20, 0.22, 0.25, 0.28, 0.31])
+    axes = _axes(adoption.figure)
+    assert _title(axes["yaxis"]) == "used the feature (% of active users)" and axes["yaxis"]["tickformat"] == ".0%"
+    assert date.fromisoformat(axes["xaxis"]["tick0"]).weekday() == 0
+    assert adoption.takeaway == (
+        "Week of 18\u201324 May 2026: search is the most used feature (31.0% of active users, up 11.0 points "
+        "on the week of 20\u201326 Apr 2026)."
+    )
+    assert adoption.note == "Week of 25\u201331 May 2026 still running: left out."
+
+
+def test_account_retention_by_cohort_with_the_account_counts(segmented: duckdb.DuckDBPyConnection) -> None:
+    accounts = _by_key(segmented)["segments-accounts"]
+    assert accounts.figure is not None
+    [bars] = accounts.figure.data
+    # complete week-4 cohorts: 30 Mar 1/2, 13 Apr 3/4, 20 Apr 2/5; 27 Apr running, week 0 and months not drawn
+    assert _days(bars.x) == [date(2026, 3, 30), date(2026, 4, 13), date(2026, 4, 20)]
+    assert list(bars.y) == [0.5, 0.75, 0.4] and list(bars.text) == ["50.0%", "75.0%", "40.0%"]
+    axes = _axes(accounts.figure)
+    assert _title(axes["yaxis"]) == "accounts active in week 4 (% of cohort)" and axes["yaxis"]["tickformat"] == ".0%"
+    # 14 accounts, 9 with a user active in the last 30 days; 40 % vs 75 %: down 35.0 points
+    assert accounts.takeaway == (
+        "14 accounts, 9 active in the last 30 days; week-4 account retention 40.0% for the 20 Apr 2026 cohort "
+        "(5 accounts), down 35.0 points on the cohort before (75.0%)."
+    )
+    assert "Cohorts still inside week 4 are left out (1 cohort)." in accounts.note
+
+
+def test_who_retains_before_the_marts_existed_and_on_empty_marts(hand: duckdb.DuckDBPyConnection) -> None:
+    [chart] = segment_charts(hand)  # a snapshot published before the segment marts: one sentence
+    assert (chart.key, chart.title, chart.takeaway, chart.figure) == ("segments", TITLE, NOT_THERE_YET, None)
+    assert NOT_THERE_YET.count(". ") == 0 and NOT_THERE_YET.endswith(".")
+    with duckdb.connect(":memory:") as con:
+        write_segment_marts(con, {})  # the marts exist, nobody in them yet
+        charts = segment_charts(con)
+    assert [(c.key, c.takeaway, c.figure) for c in charts] == [
+        ("segments-retention", "No weekly cohort has reached week 4 yet.", None),
+        (
+            "segments-features",
+            "No feature to compare: none configured and no track event used by at least 1% of users.",
+            None,
+        ),
+        ("segments-accounts", "No accounts yet: no group call with a known user reached the warehouse.", None),
+    ]
+
+
+SEGMENT_PROBE = """<!doctype html><html><head><meta charset="utf-8"><style>
+body{{margin:0}} iframe{{border:0;display:block;width:{width}px;height:900px}}</style></head><body>
+<iframe id="report" src="{src}"></iframe><script>
+document.getElementById("report").addEventListener("load", function () {{ setTimeout(function () {{
+  var doc = document.getElementById("report").contentDocument, probe = document.createElement("pre");
+  probe.id = "probe";
+  probe.textContent = JSON.stringify({{width: doc.documentElement.scrollWidth,
+    sections: Array.prototype.map.call(doc.querySelectorAll("section[id^=segments]"), function (s) {{
+      var svg = s.querySelector(".main-svg");
+      return {{id: s.id, width: s.scrollWidth, svg: svg ? Number(svg.getAttribute("width")) : null}}; }})}});
+  document.body.appendChild(probe);
+}}, 1500); }});
+</script></body></html>"""
+
+
+def _texts(section: str, pattern: str) -> list[str]:
+    """SVG texts of a section matching ``pattern`` (one group: the text's content), top to bottom."""
+    found = re.findall(pattern, section, re.S)
+    return [_svg_text(text) for text in found]
+
+
+def test_rendered_who_retains_in_chromium(report: tuple[Settings, Path], tmp_path: Path) -> None:
+    """The report of a real run with the hand-made segment marts in its snapshot, in Chromium."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (make test installs it when run as root)")
+    settings, _ = report
+    snapshot = tmp_path / "published.duckdb"
+    shutil.copy(settings.published, snapshot)
+    copy_segment_marts(snapshot)
+    path = render_report(replace(settings, published=snapshot, browser_path=str(tmp_path / "none")), tmp_path / "out")
+    dom = _chromium(tmp_path / "profile", DESKTOP, 900, "--dump-dom", path.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    sections = _sections(dom.stdout)
+    keys = [key for key in sections if key.startswith("segments")]
+    assert keys == [
+        "segments-acquisition_channel",
+        "segments-trait_plan",
+        "segments-features",
+        "segments-adoption",
+        "segments-accounts",
+    ]
+    for key, axis, labels, values in (
+        ("segments-trait_plan", "plan", ["pro (n=100)", "free (n=300)", "(none) (n=20)"], ["40.0%", "16.7%", "25.0%"]),
+        (
+            "segments-acquisition_channel",
+            "acquisition channel",
+            ["ads (n=200)", "organic (n=200)", "(other) (n=20)"],
+            ["28.0%", "17.5%", "20.0%"],
+        ),
+    ):
+        section = sections[key]
+        assert _texts(section, r'<text class="xtitle"[^>]*>(.*?)</text>') == [RETENTION_AXIS]
+        assert _texts(section, r'<text class="ytitle"[^>]*>(.*?)</text>') == [axis]
+        ticks = _texts(section, r'<g class="xtick"><text[^>]*>(.*?)</text>')
+        assert "0%" in ticks and all(re.fullmatch(r"\d+%", tick) for tick in ticks), ticks
+        rows = sorted(
+            (float(y), _svg_text(text))
+            for y, text in re.findall(
+                r'<g class="ytick"><text[^>]*translate\(0,([-\d.]+)\)[^>]*>(.*?)</text>', section, re.S
+            )
+        )
+        assert [label for _, label in rows] == labels  # top to bottom, each with its pooled n
+        bars = sorted(
+            (float(y), _svg_text(text))
+            for y, text in re.findall(
+                r'<text class="bartext[^"]*"[^>]*translate\([-\d.]+,([-\d.]+)\)[^>]*>(.*?)</text>', section, re.S
+            )
+        )
+        assert [label for _, label in bars] == values
+        assert "all users 22.6%" in _visible_text(section)
+    features = sections["segments-features"]
+    heading = _visible_text(re.search(r"<h2>(.*?)</h2>", features, re.S).group(1))  # type: ignore[union-attr]
+    assert heading == FEATURE_TITLE and "association, not cause" in heading
+    cells = _texts(features, r'<text class="cell-text"[^>]*>(.*?)</text>')
+    assert {"feature", "search", "31.0% +11.0 pt", "40.0% n=120", "25.0% n=300", "+15.0 pt", "Dashboard Shared"} <= set(
+        cells
+    )
+    assert "an association, not an effect of the feature" in _visible_text(features)
+    accounts = _visible_text(sections["segments-accounts"])
+    assert "14 accounts, 9 active in the last 30 days" in accounts
+    assert _texts(sections["segments-accounts"], r'<text class="ytitle"[^>]*>(.*?)</text>') == [
+        "accounts active in week 4 (% of cohort)"
+    ]
+    frame = tmp_path / "probe.html"
+    frame.write_text(SEGMENT_PROBE.format(width=PHONE, src=path.as_uri()))
+    probed = _chromium(tmp_path / "profile-probe", PHONE, 900, "--dump-dom", frame.as_uri())
+    match = re.search(r'<pre id="probe">(.*?)</pre>', probed.stdout, re.S)
+    assert match, probed.stderr[-2000:]
+    probe = json.loads(html.unescape(match.group(1)))
+    assert probe["width"] <= PHONE  # nothing sticks out sideways at a phone's width
+    assert [item["id"] for item in probe["sections"]] == keys
+    for item in probe["sections"]:
+        assert item["width"] <= PHONE and 300 <= item["svg"] <= PHONE - 16, item
+
+
+def test_rendered_who_retains_on_a_snapshot_from_before_the_segment_marts(
+    report: tuple[Settings, Path], tmp_path: Path
+) -> None:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (make test installs it when run as root)")
+    settings, _ = report
+    snapshot = tmp_path / "published.duckdb"
+    shutil.copy(settings.published, snapshot)
+    drop_segment_marts(snapshot)
+    path = render_report(replace(settings, published=snapshot, browser_path=str(tmp_path / "none")), tmp_path / "out")
+    dom = _chromium(tmp_path / "profile", DESKTOP, 900, "--dump-dom", path.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    sections = _sections(dom.stdout)
+    assert [key for key in sections if key.startswith("segments")] == ["segments"]
+    section = sections["segments"].split(">", 1)[1]  # after the section tag's id
+    assert _visible_text(section).strip() == f"{TITLE} {NOT_THERE_YET}"  # the heading and one sentence
+    assert set(CHARTS) and dom.stdout.count('class="plot-container plotly"') == len(CHARTS)  # the rest as before
