@@ -120,7 +120,7 @@ def _failures(run_results: Path) -> list[str]:
     except (OSError, ValueError, KeyError):
         return []
     return [
-        f"{result['unique_id']} ({result['status']}): {(result.get('message') or '').strip()[:200]}"
+        f"{result['unique_id']} ({result['status']}): {_one_line(result.get('message') or '')[:200]}"
         for result in results
         if result.get("status") in ("error", "fail")
     ]
@@ -181,12 +181,13 @@ def _errors(infos: list[dict[str, Any]]) -> list[str]:
     A compilation error (an ill-formed var, say) names the model, then the reason, then the
     macro call stack; the stack (lines starting with ">") helps nobody who set a var.
     """
-    return [
-        ": ".join(
-            text
-            for raw in str(info.get("msg", "")).splitlines()
-            if (text := raw.strip()) and not text.startswith(">") and text != "Encountered an error:"
-        )
-        for info in infos
-        if info.get("level") == "error"
-    ]
+    return [_one_line(str(info.get("msg", ""))) for info in infos if info.get("level") == "error"]
+
+
+def _one_line(message: str) -> str:
+    """A dbt error message in one line, without its macro call stack (the lines starting with ">")."""
+    return ": ".join(
+        text
+        for raw in message.splitlines()
+        if (text := raw.strip()) and not text.startswith(">") and text != "Encountered an error:"
+    )

@@ -1,9 +1,6 @@
 {#- The experiment configuration of docs/experiments.md ("Configuration"), read and checked in
     one place: every ill-formed value is a build error naming it, never a silent default. -#}
 
-{% macro experiment_error(where, message) -%}
-    {{ exceptions.raise_compiler_error("vars." ~ where ~ ": " ~ message) }}
-{%- endmacro %}
 
 {#- True for YAML numbers, which Jinja also sees in booleans. -#}
 {% macro is_real_number(value) -%}
@@ -29,52 +26,52 @@
         ] -%}
     {%- endif -%}
     {%- if configured is string or configured is mapping or configured is not iterable or configured | length == 0 -%}
-        {{ experiment_error('experiment_metrics', 'must be a non-empty list of metric objects') }}
+        {{ var_error('experiment_metrics', 'must be a non-empty list of metric objects') }}
     {%- endif -%}
     {%- set metrics = [] -%}
     {%- set names = [] -%}
     {%- for metric in configured -%}
         {%- set where = 'experiment_metrics[' ~ loop.index0 ~ ']' -%}
-        {%- if metric is not mapping -%}{{ experiment_error(where, 'must be an object with name and type') }}{%- endif -%}
+        {%- if metric is not mapping -%}{{ var_error(where, 'must be an object with name and type') }}{%- endif -%}
         {%- for key in ['name', 'type'] -%}
             {%- if metric.get(key) is none or (metric[key] | string | trim) == '' -%}
-                {{ experiment_error(where, "has no '" ~ key ~ "'") }}
+                {{ var_error(where, "has no '" ~ key ~ "'") }}
             {%- endif -%}
         {%- endfor -%}
         {%- set name = metric['name'] | string -%}
         {%- set where = 'experiment_metrics.' ~ name -%}
-        {%- if name in names -%}{{ experiment_error(where, 'is defined twice') }}{%- endif -%}
+        {%- if name in names -%}{{ var_error(where, 'is defined twice') }}{%- endif -%}
         {%- do names.append(name) -%}
         {%- set kind = metric['type'] -%}
         {%- if kind not in ['conversion', 'count', 'revenue', 'retention'] -%}
-            {{ experiment_error(where ~ '.type', "'" ~ kind ~ "' is not one of conversion, count, revenue, retention") }}
+            {{ var_error(where ~ '.type', "'" ~ kind ~ "' is not one of conversion, count, revenue, retention") }}
         {%- endif -%}
         {%- set required = {'conversion': ['event', 'window_days'], 'count': ['event', 'window_days'],
                             'revenue': ['window_days'], 'retention': ['start_day', 'end_day']}[kind] -%}
         {%- for key in required -%}
             {%- if metric.get(key) is none -%}
-                {{ experiment_error(where, "a " ~ kind ~ " metric needs '" ~ key ~ "'") }}
+                {{ var_error(where, "a " ~ kind ~ " metric needs '" ~ key ~ "'") }}
             {%- endif -%}
         {%- endfor -%}
         {%- for key in ['window_days', 'start_day', 'end_day'] -%}
             {%- set value = metric.get(key) -%}
             {%- if value is not none and not (value is integer and value is not sameas true and value is not sameas false and value >= 0) -%}
-                {{ experiment_error(where ~ '.' ~ key, 'must be a whole number of days >= 0, got ' ~ value) }}
+                {{ var_error(where ~ '.' ~ key, 'must be a whole number of days >= 0, got ' ~ value) }}
             {%- endif -%}
         {%- endfor -%}
         {%- if kind == 'retention' and metric['start_day'] > metric['end_day'] -%}
-            {{ experiment_error(where, 'start_day is after end_day') }}
+            {{ var_error(where, 'start_day is after end_day') }}
         {%- endif -%}
         {%- if kind in ['conversion', 'count'] and (metric['event'] is not string or metric['event'] | trim == '') -%}
-            {{ experiment_error(where ~ '.event', 'must be an event name') }}
+            {{ var_error(where ~ '.event', 'must be an event name') }}
         {%- endif -%}
         {%- set goal = metric.get('goal', 'increase') -%}
         {%- if goal not in ['increase', 'decrease'] -%}
-            {{ experiment_error(where ~ '.goal', "'" ~ goal ~ "' is not increase or decrease") }}
+            {{ var_error(where ~ '.goal', "'" ~ goal ~ "' is not increase or decrease") }}
         {%- endif -%}
         {%- for key in ['revenue_positive', 'guardrail'] -%}
             {%- if metric.get(key) is not none and metric[key] is not sameas true and metric[key] is not sameas false -%}
-                {{ experiment_error(where ~ '.' ~ key, 'must be true or false') }}
+                {{ var_error(where ~ '.' ~ key, 'must be true or false') }}
             {%- endif -%}
         {%- endfor -%}
         {%- do metrics.append({
@@ -99,7 +96,7 @@
     {%- set configured = var('experiments') -%}
     {%- if configured is none -%}{%- set configured = {} -%}{%- endif -%}
     {%- if configured is not mapping -%}
-        {{ experiment_error('experiments', 'must be a mapping from experiment id to {control, weights, metrics}') }}
+        {{ var_error('experiments', 'must be a mapping from experiment id to {control, weights, metrics}') }}
     {%- endif -%}
     {%- set metric_names = experiment_metrics() | map(attribute='name') | list -%}
     {%- set experiments = [] -%}
@@ -108,11 +105,11 @@
         {%- set where = 'experiments.' ~ experiment_id -%}
         {%- if options is none or (options is mapping and options | length == 0) -%}{%- set options = {} -%}{%- endif -%}
         {%- if options is not mapping -%}
-            {{ experiment_error(where, 'must be an object with control, weights and/or metrics') }}
+            {{ var_error(where, 'must be an object with control, weights and/or metrics') }}
         {%- endif -%}
         {%- for option in options -%}
             {%- if option not in ['control', 'weights', 'metrics'] -%}
-                {{ experiment_error(where, "unknown key '" ~ option ~ "' (expected control, weights, metrics)") }}
+                {{ var_error(where, "unknown key '" ~ option ~ "' (expected control, weights, metrics)") }}
             {%- endif -%}
         {%- endfor -%}
         {%- set weights = [] -%}
@@ -120,11 +117,11 @@
         {%- if raw_weights is not none and not (raw_weights is mapping and raw_weights | length == 0)
                and not (raw_weights is iterable and raw_weights is not string and raw_weights | length == 0) -%}
             {%- if raw_weights is not mapping -%}
-                {{ experiment_error(where ~ '.weights', 'must map variation ids to positive numbers') }}
+                {{ var_error(where ~ '.weights', 'must map variation ids to positive numbers') }}
             {%- endif -%}
             {%- for variation, weight in raw_weights.items() -%}
                 {%- if not is_real_number(weight) or weight <= 0 -%}
-                    {{ experiment_error(where ~ '.weights.' ~ experiment_text(variation), 'must be a positive number, got ' ~ weight) }}
+                    {{ var_error(where ~ '.weights.' ~ experiment_text(variation), 'must be a positive number, got ' ~ weight) }}
                 {%- endif -%}
                 {%- do weights.append([experiment_text(variation), weight]) -%}
             {%- endfor -%}
@@ -133,18 +130,18 @@
         {%- if control is not none -%}
             {%- set control = experiment_text(control) -%}
             {%- if weights and control not in (weights | map('first') | list) -%}
-                {{ experiment_error(where ~ '.control', "'" ~ control ~ "' is not one of the variations in weights") }}
+                {{ var_error(where ~ '.control', "'" ~ control ~ "' is not one of the variations in weights") }}
             {%- endif -%}
         {%- endif -%}
         {%- set metrics = options.get('metrics') -%}
         {%- if metrics is none or (metrics is iterable and metrics | length == 0) -%}
             {%- set metrics = [] -%}
         {%- elif metrics is string or metrics is mapping or metrics is not iterable -%}
-            {{ experiment_error(where ~ '.metrics', 'must be a list of metric names') }}
+            {{ var_error(where ~ '.metrics', 'must be a list of metric names') }}
         {%- endif -%}
         {%- for name in metrics -%}
             {%- if name not in metric_names -%}
-                {{ experiment_error(where ~ '.metrics', "unknown metric '" ~ name ~ "' (known: " ~ metric_names | join(', ') ~ ")") }}
+                {{ var_error(where ~ '.metrics', "unknown metric '" ~ name ~ "' (known: " ~ metric_names | join(', ') ~ ")") }}
             {%- endif -%}
         {%- endfor -%}
         {%- do experiments.append({'id': experiment_id, 'control': control, 'weights': weights, 'metrics': metrics}) -%}

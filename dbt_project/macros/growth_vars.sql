@@ -32,3 +32,37 @@
     {%- endif %}
     {%- endfor %}
 {%- endmacro %}
+
+{#- A build error naming the ill-formed var by its path, in one line ("vars.<where>: ..."). -#}
+{% macro var_error(where, message) -%}
+    {{ exceptions.raise_compiler_error("vars." ~ where ~ ": " ~ message) }}
+{%- endmacro %}
+
+{#- A list var of names, each matching [a-z_][a-z0-9_]* (they become column names), without
+    duplicates. -#}
+{% macro name_list_var(name) -%}
+    {%- set names = var(name) -%}
+    {%- if names is string or names is mapping or names is not iterable -%}
+        {{ var_error(name, 'must be a list of names, got ' ~ names) }}
+    {%- endif -%}
+    {%- set seen = [] -%}
+    {%- for item in names -%}
+        {%- if item is not string or not modules.re.fullmatch('[a-z_][a-z0-9_]*', item) -%}
+            {{ var_error(name ~ '[' ~ loop.index0 ~ ']', 'must match [a-z_][a-z0-9_]*, got ' ~ item) }}
+        {%- endif -%}
+        {%- if item in seen -%}
+            {{ var_error(name, 'lists ' ~ item ~ ' twice') }}
+        {%- endif -%}
+        {%- do seen.append(item) -%}
+    {%- endfor -%}
+    {{ return(seen) }}
+{%- endmacro %}
+
+{#- A var that must be a whole number >= `minimum`. -#}
+{% macro whole_number_var(name, minimum) -%}
+    {%- set value = var(name) -%}
+    {%- if not (value is integer and value is not sameas true and value is not sameas false and value >= minimum) -%}
+        {{ var_error(name, 'must be a whole number >= ' ~ minimum ~ ', got ' ~ value) }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}

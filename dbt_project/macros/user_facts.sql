@@ -24,7 +24,12 @@
                       and revenue > 0 then event_at end) as first_purchase_at,
             max(case when is_activity then event_at end) as last_active_at,
             cast(coalesce(sum(case when event_type = 'track' then revenue end), 0) as double) as lifetime_revenue,
-            cast(sum(case when is_activity then 1 else 0 end) as bigint) as activity_events
+            cast(sum(case when is_activity then 1 else 0 end) as bigint) as activity_events,
+            {#- segments.md "User properties": the earliest activity event with a platform, the
+                earliest event with a country. #}
+            {{ candidate_columns('first_platform', 'platform', 'is_activity') }},
+            max(case when is_activity and event_type = 'page' then 1 else 0 end) = 1 as has_page_activity,
+            {{ candidate_columns('first_country', 'country', 'true') }}
         from events
         group by user_key
 
@@ -40,7 +45,14 @@
             first_purchase_at,
             last_active_at,
             lifetime_revenue,
-            activity_events
+            activity_events,
+            first_platform_at,
+            first_platform_message_id,
+            first_platform,
+            has_page_activity,
+            first_country_at,
+            first_country_message_id,
+            first_country
         from firsts
 
     ),

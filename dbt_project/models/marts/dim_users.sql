@@ -1,5 +1,7 @@
 {#- One row per user (metrics.md marts.dim_users): the facts of int_user_facts, with the
-    signup date in the reporting time zone, churn as of data_end_date and session counts. -#}
+    signup date in the reporting time zone, churn as of data_end_date and session counts,
+    and the user properties of segments.md: traits and account from int_user_properties;
+    platform falls back to web (a page activity event) or unknown. -#}
 with
 
 facts as (
@@ -11,6 +13,12 @@ facts as (
 reporting_period as (
 
     select * from {{ ref('int_reporting_period') }}
+
+),
+
+properties as (
+
+    select * from {{ ref('int_user_properties') }}
 
 ),
 
@@ -39,7 +47,15 @@ select
     ) as is_churned,
     facts.lifetime_revenue,
     facts.activity_events,
-    coalesce(sessions.sessions, 0) as sessions
+    coalesce(sessions.sessions, 0) as sessions,
+    {%- for trait in user_traits() %}
+    properties.trait_{{ trait }},
+    properties.latest_trait_{{ trait }},
+    {%- endfor %}
+    coalesce(facts.first_platform, case when facts.has_page_activity then 'web' else 'unknown' end) as platform,
+    facts.first_country as country,
+    properties.account_id
 from facts
 cross join reporting_period
 left join sessions on sessions.user_key = facts.user_key
+left join properties on properties.user_key = facts.user_key

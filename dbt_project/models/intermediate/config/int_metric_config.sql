@@ -4,13 +4,13 @@
 {%- for name in ['experiment_alpha', 'srm_p_threshold'] %}
     {%- set value = var(name) %}
     {%- if not is_real_number(value) or value <= 0 or value >= 1 %}
-        {{ experiment_error(name, 'must be a number between 0 and 1, got ' ~ value) }}
+        {{ var_error(name, 'must be a number between 0 and 1, got ' ~ value) }}
     {%- endif %}
 {%- endfor %}
 {%- for name in ['sequential_tuning_n', 'experiment_min_nonzero', 'cuped_lookback_days'] %}
     {%- set value = var(name) %}
     {%- if not (value is integer and value >= (1 if name == 'sequential_tuning_n' else 0)) %}
-        {{ experiment_error(name, 'must be a whole number' ~ (' >= 1' if name == 'sequential_tuning_n' else ' >= 0') ~ ', got ' ~ value) }}
+        {{ var_error(name, 'must be a whole number' ~ (' >= 1' if name == 'sequential_tuning_n' else ' >= 0') ~ ', got ' ~ value) }}
     {%- endif %}
 {%- endfor %}
 select

@@ -8,6 +8,8 @@
   Narrow on purpose: every row is written once per event, and each high-cardinality id
   column costs about as much to write as all the small ones together. It keeps what the
   models downstream read; the rest of an event is in stg_segment__events (by message_id).
+  The segment properties (segments.md) ride along: platform and country (low-cardinality,
+  cheap to store), group_id and traits_json (null except on group and identify events).
   userId is not stored: for an event with a userId it is the base id. anonymousId is kept
   only for events without a userId (anonymous_visitor_id), the only ones whose attribution
   depends on it and the only ones counted as anonymous visitors. The base id is kept only
@@ -54,6 +56,10 @@ events as (
         revenue,
         campaign_source,
         campaign_name,
+        platform,
+        country,
+        group_id,
+        traits_json,
         cast(null as varchar) as replaced_user_key,
         cast(null as varchar) as replaced_base_id,
         false as _is_restaged
@@ -76,6 +82,10 @@ events as (
         stored.revenue,
         stored.campaign_source,
         stored.campaign_name,
+        stored.platform,
+        stored.country,
+        stored.group_id,
+        stored.traits_json,
         stored.user_key as replaced_user_key,
         stored.base_id as replaced_base_id,
         true as _is_restaged
@@ -128,6 +138,10 @@ engagement as (
         based.revenue,
         based.campaign_source,
         based.campaign_name,
+        based.platform,
+        based.country,
+        based.group_id,
+        based.traits_json,
         (
             based.event_type in ('track', 'page', 'screen')
             and not (

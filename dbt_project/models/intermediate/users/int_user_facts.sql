@@ -3,7 +3,8 @@
   and brought up to date incrementally (metrics.md "Rebuilds"). A rebuild copies that view.
 
   Incremental: the events attributed since the last run are folded into the stored facts
-  (minimums, maximums and sums combine; the touch and the activation combine while
+  (minimums, maximums and sums combine, and so do the earliest platform and country
+  events, by (timestamp, messageId); the touch and the activation combine while
   signed_up_at stays the same). Users whose signed_up_at moves, and users who gained or
   lost events by re-attribution, are recomputed from all their events; brand-new users
   from the new events alone (they have no others).
@@ -12,7 +13,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='user_key',
-    **incremental_hooks(plan=['user_facts_delete_moved']),
+    **incremental_hooks(plan=['delete_users_with_moved_events']),
 ) }}
 {%- set ready = incremental_ready() %}
 {#- The parent the incremental form reads (dbt parses the model in its full form). #}
@@ -70,7 +71,10 @@ folded as (
         coalesce(greatest(stored.last_active_at, batch_facts.last_active_at), stored.last_active_at, batch_facts.last_active_at)
             as last_active_at,
         stored.lifetime_revenue + batch_facts.lifetime_revenue as lifetime_revenue,
-        stored.activity_events + batch_facts.activity_events as activity_events
+        stored.activity_events + batch_facts.activity_events as activity_events,
+        {{ fold_candidate('first_platform', 'stored', 'batch_facts') }},
+        stored.has_page_activity or batch_facts.has_page_activity as has_page_activity,
+        {{ fold_candidate('first_country', 'stored', 'batch_facts') }}
     from stored
     join batch_facts on batch_facts.user_key = stored.user_key
     where stored.user_key not in (select user_key from moved_users)

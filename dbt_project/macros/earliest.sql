@@ -1,0 +1,45 @@
+{#-
+  "Earliest" and "latest" in (timestamp, messageId) order (segments.md), as aggregates and as
+  a fold of two stored candidates. A candidate is three columns: <name>_at, <name>_message_id
+  and <name> (the value), all null when there is none.
+-#}
+
+{#- The (timestamp, messageId) sort key of a row where `condition` holds, else null. -#}
+{% macro order_key(at, message_id, condition) -%}
+    {{ return(adapter.dispatch('order_key', 'growth_warehouse')(at, message_id, condition)) }}
+{%- endmacro %}
+{% macro default__order_key(at, message_id, condition) -%}
+    case when {{ condition }} then struct_pack(at := {{ at }}, id := {{ message_id }}) end
+{%- endmacro %}
+
+{#- `value` of the earliest (or with latest=true the latest) row where `condition` holds and
+    `value` is not null; null when there is none. -#}
+{% macro pick_value(value, condition, latest=false, at='event_at', message_id='message_id') -%}
+    arg_{{ 'max' if latest else 'min' }}({{ value }}, {{ order_key(at, message_id, '(' ~ condition ~ ') and ' ~ value ~ ' is not null') }})
+{%- endmacro %}
+
+{#- The three columns of candidate `name`: the earliest (or latest) row's time, messageId and
+    value, aggregated over the rows where `condition` holds and `value` is not null. -#}
+{% macro candidate_columns(name, value, condition, latest=false, at='event_at', message_id='message_id') -%}
+    {%- set usable = '(' ~ condition ~ ') and ' ~ value ~ ' is not null' -%}
+    {{ pick_value(at, usable, latest, at, message_id) }} as {{ name }}_at,
+    {{ pick_value(message_id, usable, latest, at, message_id) }} as {{ name }}_message_id,
+    {{ pick_value(value, condition, latest, at, message_id) }} as {{ name }}
+{%- endmacro %}
+
+{#- Candidate `name` of `left` and `right` folded into one: the earlier (or later) of the two. -#}
+{% macro fold_candidate(name, left, right, latest=false) -%}
+    {%- set op = '>' if latest else '<' -%}
+    {%- set right_wins -%}
+        {{ right }}.{{ name }}_at is not null and (
+            {{ left }}.{{ name }}_at is null
+            or {{ right }}.{{ name }}_at {{ op }} {{ left }}.{{ name }}_at
+            or ({{ right }}.{{ name }}_at = {{ left }}.{{ name }}_at
+                and {{ right }}.{{ name }}_message_id {{ op }} {{ left }}.{{ name }}_message_id)
+        )
+    {%- endset -%}
+    {%- for column in [name ~ '_at', name ~ '_message_id', name] %}
+    case when {{ right_wins }} then {{ right }}.{{ column }} else {{ left }}.{{ column }} end as {{ column }}
+    {%- if not loop.last %},{% endif %}
+    {%- endfor %}
+{%- endmacro %}

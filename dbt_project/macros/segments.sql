@@ -1,0 +1,82 @@
+{#- The segment configuration of segments.md, read and checked in one place: every ill-formed
+    value is a build error naming it. -#}
+
+{% macro user_traits() -%}
+    {{ return(name_list_var('user_traits')) }}
+{%- endmacro %}
+
+{% macro breakdown_dimensions() -%}
+    {{ return(name_list_var('breakdown_dimensions')) }}
+{%- endmacro %}
+
+{#- The configured features as a list of {name, event}; [] means "select them from the data". -#}
+{% macro configured_features() -%}
+    {%- set features = var('features') -%}
+    {%- if features is none -%}{{ return([]) }}{%- endif -%}
+    {%- if features is string or features is mapping or features is not iterable -%}
+        {{ var_error('features', 'must be a list of {name, event}, got ' ~ features) }}
+    {%- endif -%}
+    {%- set names = [] -%}
+    {%- for feature in features -%}
+        {%- set where = 'features[' ~ loop.index0 ~ ']' -%}
+        {%- if feature is not mapping or feature.keys() | list | sort != ['event', 'name'] -%}
+            {{ var_error(where, 'must be {name: ..., event: ...}, got ' ~ feature) }}
+        {%- endif -%}
+        {%- for key in ['name', 'event'] -%}
+            {%- if feature[key] is not string or feature[key] | trim == '' -%}
+                {{ var_error(where ~ '.' ~ key, 'must be a non-blank string, got ' ~ feature[key]) }}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if feature.name in names -%}
+            {{ var_error('features', 'lists the feature ' ~ feature.name ~ ' twice') }}
+        {%- endif -%}
+        {%- do names.append(feature.name) -%}
+    {%- endfor -%}
+    {{ return(features) }}
+{%- endmacro %}
+
+{#- Fails the build unless every breakdown dimension names a dim_users column of text, boolean
+    or integer type (segments.md "Breakdowns"); checked when the model runs, against the
+    built dim_users. -#}
+{% macro check_breakdown_columns(relation, dimensions) -%}
+    {%- if execute -%}
+        {%- set types = {} -%}
+        {%- for column in adapter.get_columns_in_relation(relation) -%}
+            {%- do types.update({column.name | lower: column}) -%}
+        {%- endfor -%}
+        {%- for dimension in dimensions -%}
+            {%- set column = types.get(dimension) -%}
+            {%- if column is none -%}
+                {{ var_error('breakdown_dimensions', 'dim_users has no column ' ~ dimension) }}
+            {%- endif -%}
+            {%- if not (column.is_string() or column.is_integer() or column.dtype | lower == 'boolean') -%}
+                {{ var_error('breakdown_dimensions', dimension ~ ' is ' ~ column.dtype ~ ', not text, boolean or integer') }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The usable value of trait `name` in the JSON object `traits` (segments.md): a non-blank
+    string trimmed, an integer as its digits, a boolean as true/false; else null. -#}
+{% macro usable_trait(traits, name) -%}
+    case json_type({{ traits }}, '$.{{ name }}')
+        when 'VARCHAR' then nullif(trim({{ traits }} ->> '$.{{ name }}'), '')
+        when 'BIGINT' then {{ traits }} ->> '$.{{ name }}'
+        when 'UBIGINT' then {{ traits }} ->> '$.{{ name }}'
+        when 'HUGEINT' then {{ traits }} ->> '$.{{ name }}'
+        when 'BOOLEAN' then {{ traits }} ->> '$.{{ name }}'
+    end
+{%- endmacro %}
+
+{#- int_user_feature_days' rows for the events of `events_sql` (activity track events). -#}
+{% macro feature_days(events_sql) -%}
+    select
+        user_key,
+        event_name,
+        event_date as activity_date,
+        cast(count(*) as bigint) as uses,
+        min(event_at) as first_used_at,
+        max(event_at) as last_used_at
+    from ({{ events_sql }}) as events
+    group by user_key, event_name, event_date
+{%- endmacro %}

@@ -1,0 +1,115 @@
+{#-
+  Week-4 retention of early adopters and non-adopters of each feature (segments.md
+  marts.fct_feature_retention). An association, not an effect: experiments measure effects.
+
+  A user qualifies when signup_date + 34 <= data_end_date. Among qualifying users, adopters
+  used the feature by an event at an instant in [signed_up_at, signed_up_at +
+  feature_early_days x 24 h). Week-4 retention: the share of the group active on a date d
+  with 28 <= d - signup_date <= 34.
+
+  The instants come from int_user_feature_days' first and last use of each day: a day holds
+  a use inside the window when its first or its last use does, exactly, since a window of
+  at least one day never lies strictly inside one reporting day (one of 25 hours, at the end
+  of daylight saving time, with feature_early_days = 1, is the only exception, and then a
+  use strictly between the day's first and last, with both outside the window, is missed).
+-#}
+{%- set early_days = whole_number_var('feature_early_days', 0) %}
+with
+
+reporting_period as (
+
+    select * from {{ ref('int_reporting_period') }}
+
+),
+
+features as (
+
+    select * from {{ ref('int_features') }}
+
+),
+
+qualifying as (
+
+    select
+        users.user_key,
+        users.signup_date,
+        users.signed_up_at,
+        {{ dbt.dateadd('hour', early_days * 24, 'users.signed_up_at') }} as window_end_at
+    from {{ ref('dim_users') }} as users
+    cross join reporting_period
+    where {{ add_periods('day', 34, 'users.signup_date') }} <= reporting_period.data_end_date
+
+),
+
+week_4_retained as (
+
+    select distinct qualifying.user_key
+    from qualifying
+    join {{ ref('int_user_days_active') }} as user_days
+        on user_days.user_key = qualifying.user_key
+        and user_days.activity_date >= {{ add_periods('day', 28, 'qualifying.signup_date') }}
+        and user_days.activity_date <= {{ add_periods('day', 34, 'qualifying.signup_date') }}
+
+),
+
+early_adoptions as (
+
+    {#- The window's days are among signup_date .. signup_date + early_days + 1 (a daylight
+        saving shift moves its end by at most a day); the instants decide. #}
+    select distinct features.feature, qualifying.user_key
+    from qualifying
+    join {{ ref('int_user_feature_days') }} as feature_days
+        on feature_days.user_key = qualifying.user_key
+        and feature_days.activity_date >= qualifying.signup_date
+        and feature_days.activity_date <= {{ add_periods('day', early_days + 1, 'qualifying.signup_date') }}
+    join features on features.event_name = feature_days.event_name
+    where (feature_days.first_used_at >= qualifying.signed_up_at and feature_days.first_used_at < qualifying.window_end_at)
+       or (feature_days.last_used_at >= qualifying.signed_up_at and feature_days.last_used_at < qualifying.window_end_at)
+
+),
+
+{#- Non-adopters are the qualifying users who are not adopters: their counts are the
+    totals less the adopters'. #}
+totals as (
+
+    select count(*) as users, count(week_4_retained.user_key) as retained_users
+    from qualifying
+    left join week_4_retained on week_4_retained.user_key = qualifying.user_key
+
+),
+
+adopter_counts as (
+
+    select
+        early_adoptions.feature,
+        count(*) as users,
+        count(week_4_retained.user_key) as retained_users
+    from early_adoptions
+    left join week_4_retained on week_4_retained.user_key = early_adoptions.user_key
+    group by early_adoptions.feature
+
+),
+
+by_feature as (
+
+    select
+        features.feature,
+        coalesce(adopter_counts.users, 0) as adopters,
+        totals.users - coalesce(adopter_counts.users, 0) as non_adopters,
+        coalesce(adopter_counts.retained_users, 0) as adopters_retained,
+        totals.retained_users - coalesce(adopter_counts.retained_users, 0) as non_adopters_retained
+    from features
+    cross join totals
+    left join adopter_counts on adopter_counts.feature = features.feature
+
+)
+
+select
+    feature,
+    cast(adopters as bigint) as adopters,
+    cast(non_adopters as bigint) as non_adopters,
+    {{ safe_ratio('adopters_retained', 'adopters') }} as adopter_week_4_retention,
+    {{ safe_ratio('non_adopters_retained', 'non_adopters') }} as non_adopter_week_4_retention,
+    {{ safe_ratio('adopters_retained', 'adopters') }} - {{ safe_ratio('non_adopters_retained', 'non_adopters') }}
+        as retention_difference
+from by_feature
