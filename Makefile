@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The suite runs one worker per core (at most 4), each test file on one worker, so a file's
+# shared fixtures (a built warehouse, a simulated population) are built once.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
@@ -34,7 +37,7 @@ demo: $(STAMP) $(MANIFEST) ## run the whole pipeline on embedded defaults (broke
 	$(BIN)/growth demo
 
 test: $(STAMP) $(MANIFEST) lint chromium ## lint, then run the test suite (real broker, DuckDB, dbt, Chromium)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 chromium: ## install Debian's chromium for the browser tests when it is missing and we are root
 	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

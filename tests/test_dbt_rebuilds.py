@@ -19,7 +19,7 @@ from warehouse.connection import connect, ensure_raw_schema
 from warehouse.settings import Settings
 
 # (message_id, type, event, user_id, anonymous_id, previous_id, timestamp, revenue_raw, campaign_source_raw
-#  [, experiment_raw])
+#  [, experiment_raw][, {other raw column: value}])
 EXPOSED = "Experiment Viewed"
 ARM_A, ARM_B = (f'{{"experiment_id": "exp", "variation_id": "{arm}"}}' for arm in "AB")
 FIRST = [
@@ -29,7 +29,7 @@ FIRST = [
     ("u2a", "track", "Signed Up", "u2", None, None, "2026-03-05T09:00:00Z", None, None),
     ("u2b", "page", None, "u2", None, None, "2026-03-05T09:20:00Z", None, None),
     ("u2c", "page", None, "u2", None, None, "2026-03-05T09:50:00Z", None, None),
-    ("x1", "page", None, None, "anon_x", None, "2026-03-01T08:00:00Z", None, '"facebook"'),
+    ("x1", "page", None, None, "anon_x", None, "2026-03-01T08:00:00Z", None, '"facebook"', None, {"device_type_raw": "android"}),
     ("x2", "page", None, None, "anon_x", None, "2026-03-04T08:00:00Z", None, None),
     ("gone", "page", None, "u2", None, None, "2026-03-25T09:00:00Z", None, None),
     ("t4a", "track", "Signed Up", "tmp4", None, None, "2026-03-06T10:00:00Z", None, None),
@@ -38,6 +38,15 @@ FIRST = [
     ("e1", "track", EXPOSED, None, "anon_x", None, "2026-03-01T09:00:00Z", None, None, ARM_B),
     ("e2", "track", EXPOSED, "u1", None, None, "2026-03-02T11:00:00Z", None, None, ARM_A),
     ("e3", "track", EXPOSED, "tmp4", None, None, "2026-03-06T10:15:00Z", None, None, ARM_B),
+    # Segment properties: u1's plan, device and account; u2's account and a feature use (at
+    # the instant of u2c: same session); tmp4's account (u4's once merged). anon_x's facebook
+    # page view (above) was on android.
+    ("i1", "identify", None, "u1", None, None, "2026-03-02T09:00:00Z", None, None, None, {"traits_raw": '{"plan": "free"}'}),
+    ("u1f", "page", None, "u1", None, None, "2026-03-02T09:30:00Z", None, None, None, {"device_type_raw": "iOS", "country_raw": "de"}),
+    ("g1", "group", None, "u1", None, None, "2026-03-03T09:00:00Z", None, None, None, {"group_id": "acme", "traits_raw": '{"name": "Acme"}'}),
+    ("g2", "group", None, "u2", None, None, "2026-03-05T09:05:00Z", None, None, None, {"group_id": "acme"}),
+    ("u2f", "track", "Automation Created", "u2", None, None, "2026-03-05T09:50:00Z", None, None, None, {"device_type_raw": "desktop"}),
+    ("g4", "group", None, "tmp4", None, None, "2026-03-06T10:12:00Z", None, None, None, {"group_id": "globex"}),
 ]  # fmt: skip
 # Arrives later: a late u1 event, a duplicate of u2b with another timestamp (ignored: the
 # first copy wins), an identify that stitches anon_x's old page views to u3, u3's signup,
@@ -52,18 +61,31 @@ LATER = [
     ("u4a", "page", None, "u4", None, None, "2026-03-06T10:30:00Z", None, None),
     # A late exposure of u2, dated before u1's.
     ("e4", "track", EXPOSED, "u2", None, None, "2026-03-02T09:00:00Z", None, None, ARM_A),
+    # Late calls that move users between segments: u1 switches account and gets an earlier
+    # plan (trial) and a later one (pro); u2 gets an earlier platform and a feature use.
+    ("g1b", "group", None, "u1", None, None, "2026-03-12T09:00:00Z", None, None, None, {"group_id": "globex"}),
+    ("i1z", "identify", None, "u1", None, None, "2026-03-01T00:00:00Z", None, None, None, {"traits_raw": '{"plan": "trial"}'}),
+    ("i1b", "identify", None, "u1", None, None, "2026-03-12T09:00:00Z", None, None, None, {"traits_raw": '{"plan": "pro"}'}),
+    ("u2z", "page", None, "u2", None, None, "2026-03-05T08:00:00Z", None, None, None, {"device_type_raw": "tablet"}),
+    ("u2g", "track", "Automation Created", "u2", None, None, "2026-03-05T09:30:00Z", None, None, None),
 ]  # fmt: skip
+
+
+COLUMNS = ("message_id", "type", "event", "user_id", "anonymous_id", "previous_id", "timestamp",
+           "revenue_raw", "campaign_source_raw", "experiment_raw")  # fmt: skip
 
 
 def insert(warehouse: Path, rows: list[tuple[Any, ...]], partition: int, ingested_at: str) -> None:
     with connect(warehouse) as con:
         ensure_raw_schema(con)
         for offset, row in enumerate(rows):
+            extra: dict[str, Any] = row[-1] if isinstance(row[-1], dict) else {}
+            values = dict(zip(COLUMNS, row[: len(row) - bool(extra)], strict=False)) | extra
+            values |= {"payload": "{}", "kafka_topic": "events", "kafka_partition": partition}
+            values |= {"kafka_offset": offset, "ingested_at": ingested_at}
             con.execute(
-                "insert into raw.events (message_id, type, event, user_id, anonymous_id, previous_id, timestamp, "
-                "revenue_raw, campaign_source_raw, experiment_raw, payload, kafka_topic, kafka_partition, "
-                "kafka_offset, ingested_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', 'events', ?, ?, ?)",
-                [*row, *[None] * (10 - len(row)), partition, offset, ingested_at],
+                f"insert into raw.events ({', '.join(values)}) values ({', '.join('?' * len(values))})",
+                list(values.values()),
             )
 
 
@@ -72,6 +94,7 @@ COMPARED = [("marts", mart) for mart in CONTRACT_MARTS] + [
     ("intermediate", "int_experiment_exposures"),
     ("intermediate", "int_experiment_user_outcomes"),
     ("intermediate", "int_experiment_metric_stats"),
+    ("intermediate", "int_user_feature_days"),
 ]
 
 
@@ -122,6 +145,7 @@ INCREMENTAL_MODELS = {
     "int_growth_accounting_counts",
     "int_conversion_events",
     "int_experiment_exposures",
+    "int_user_feature_days",
 }
 
 
@@ -192,7 +216,7 @@ def test_a_late_event_west_of_utc_builds_incrementally_and_equals_full_refresh(t
             "select activity_date, activity_events, previous_activity_date from intermediate.int_user_days_active "
             "where user_key = 'u1' order by 1"
         ).fetchall() == [
-            (date(2026, 3, 2), 1, None),
+            (date(2026, 3, 2), 2, None),  # u1a and u1f
             (date(2026, 3, 3), 2, date(2026, 3, 2)),
             (date(2026, 3, 20), 1, date(2026, 3, 3)),
         ]
@@ -243,6 +267,44 @@ def test_late_identity_link_reattributes_old_anonymous_events(
         con.close()
 
 
+def test_late_identify_and_group_calls_move_users_between_segments(
+    rebuilt: tuple[Settings, dict[str, list[tuple[Any, ...]]]],
+) -> None:
+    settings, after = rebuilt
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        users = {
+            row[0]: row[1:]
+            for row in con.execute(
+                "select user_key, trait_plan, latest_trait_plan, platform, country, account_id from marts.dim_users"
+            ).fetchall()
+        }
+        # u1: the late trial identify is the earliest, pro the latest; the late group call
+        # moves u1 to globex. u2: the late tablet page view is its earliest platform. u3:
+        # anon_x's android page view, stitched by the late identify. u4: tmp4's group call,
+        # merged by the late alias; no device anywhere, but page views: web.
+        assert users == {
+            "u1": ("trial", "pro", "ios", "DE", "globex"),
+            "u2": (None, None, "tablet", None, "acme"),
+            "u3": (None, None, "android", None, None),
+            "u4": (None, None, "web", None, "globex"),  # its page view
+        }
+        accounts = con.execute("select account_id, account_name, users from marts.dim_accounts order by 1").fetchall()
+        assert accounts == [("acme", "Acme", 1), ("globex", None, 2)]
+        # Automation Created: the late use at 09:30 folds into the stored 09:50 one of 03-05.
+        feature_days = con.execute(
+            "select activity_date, uses, strftime(first_used_at at time zone 'UTC', '%H:%M'), "
+            "strftime(last_used_at at time zone 'UTC', '%H:%M') from intermediate.int_user_feature_days "
+            "where user_key = 'u2' and event_name = 'Automation Created'"
+        ).fetchall()
+        assert feature_days == [(date(2026, 3, 5), 2, "09:30", "09:50")]
+    finally:
+        con.close()
+    # Every user in one segment per dimension: trait_plan has trial and (none) after the move.
+    plans = {row[2] for row in after["fct_retention_by_segment"] if row[1] == "trait_plan"}
+    assert plans == {"trial", "(none)"}
+
+
 def test_a_var_change_is_noticed_without_full_refresh(tmp_path: Path) -> None:
     settings = Settings(warehouse=tmp_path / "warehouse.duckdb")
     insert(settings.warehouse, FIRST, 0, "2026-03-31T00:00:00Z")
@@ -257,14 +319,14 @@ def test_a_var_change_is_noticed_without_full_refresh(tmp_path: Path) -> None:
             con.close()
 
     run_build(settings, quiet=True)
-    # u2: 09:00, 09:20, 09:50 (gaps of 20 and 30 minutes: one session) and 03-25.
-    assert [n for _, n in u2_sessions()] == [3, 1]
+    # u2: 09:00, 09:20, 09:50 twice (gaps of 20, 30 and 0 minutes: one session) and 03-25.
+    assert [n for _, n in u2_sessions()] == [4, 1]
     run_build(settings, vars={"session_timeout_minutes": 25}, quiet=True)
     # A 25-minute timeout splits at the 30-minute gap.
-    assert [n for _, n in u2_sessions()] == [2, 1, 1]
+    assert [n for _, n in u2_sessions()] == [2, 2, 1]
     # UTC+14: u1's signup at 03-02 10:00Z is 03-03 00:00 local, a date shift.
     run_build(settings, vars={"reporting_timezone": "Pacific/Kiritimati"}, quiet=True)
-    assert [n for _, n in u2_sessions()] == [3, 1]  # back to the 30-minute default
+    assert [n for _, n in u2_sessions()] == [4, 1]  # back to the 30-minute default
     assert signup_date(settings, "u1") == date(2026, 3, 3)
     run_build(settings, quiet=True)  # back to the defaults, still without --full-refresh
     assert signup_date(settings, "u1") == date(2026, 3, 2)

@@ -22,8 +22,8 @@ Named users (March 2026; all sign up in the week of Monday March 2 except u9 and
       before signing up and 1 ms before the window ends; joins globex ("Globex"); active
       Apr 10 (day 35).
   u6  signs up on a phone and shares a dashboard on a tablet at the same instant: m6a < m6b,
-      so tablet; active Apr 10 (day 34).
-  u7, u8  plans spelled "(none)" and "(other)".
+      so tablet; a plan of one no-break space; active Apr 10 (day 34).
+  u7, u8  plans spelled "(none)" and "(other)"; countries "\u00a0at" and " straße ".
   u9  signs up Mar 18 (+34 = Apr 21 > data end Apr 20: does not qualify).
   u10 signs up Mar 17 (+34 = Apr 20: qualifies), active Apr 14 (day 28).
   f001..f190  page view Mar 9 10:00 (direct, web, no plan); features used Mar 9 11:00;
@@ -105,12 +105,13 @@ NAMED = [
     # u6
     track("m6b", "03-07T10:00:00", "u6", "Signed Up", context=device("phone")),
     track("m6a", "03-07T10:00:00", "u6", "Dashboard Shared", context=device("tablet")),
+    ev("i6", "identify", "03-07T09:00:00", userId="u6", traits={"plan": "\u00a0"}),
     ev("pg6", "page", "04-10T10:00:00", userId="u6"),
     # u7, u8: reserved labels as real values
     ev("i7", "identify", "03-08T10:00:00", userId="u7", traits={"plan": "(none)"}),
-    track("su7", "03-08T10:00:01", "u7", "Signed Up"),
+    track("su7", "03-08T10:00:01", "u7", "Signed Up", context={"location": {"country": "\u00a0at"}}),
     ev("i8", "identify", "03-08T11:00:00", userId="u8", traits={"plan": "(other)"}),
-    track("su8", "03-08T11:00:01", "u8", "Signed Up"),
+    track("su8", "03-08T11:00:01", "u8", "Signed Up", context={"location": {"country": " straße "}}),
     # u9 (does not qualify), u10 (qualifies on the edge)
     track("su9", "03-18T10:00:00", "u9", "Signed Up"),
     track("ac9", "03-18T11:00:00", "u9", "Automation Created"),
@@ -190,10 +191,12 @@ def test_user_properties(built: Settings) -> None:
         "u4": ("starter", "starter", None, None, "unknown", None, None),
         # blank device type: the OS name
         "u5": (None, None, None, None, "android", "GB", "globex"),
-        # m6a (tablet) before m6b (phone) at the same instant
-        "u6": (None, None, None, None, "tablet", None, None),
-        "u7": ("(none)", "(none)", None, None, "unknown", None, None),
-        "u8": ("(other)", "(other)", None, None, "unknown", None, None),
+        # m6a (tablet) before m6b (phone) at the same instant; a no-break space is not a
+        # space (U+0020): a non-blank plan
+        "u6": ("\u00a0", "\u00a0", None, None, "tablet", None, None),
+        # the same for a country; each character's simple uppercase keeps ß
+        "u7": ("(none)", "(none)", None, None, "unknown", "\u00a0AT", None),
+        "u8": ("(other)", "(other)", None, None, "unknown", "STRAßE", None),
         "u9": (None, None, None, None, "unknown", None, None),
         # a page view: web
         "u10": (None, None, None, None, "web", None, None),
@@ -214,9 +217,10 @@ def segment_sizes(settings: Settings, dimension: str) -> dict[str, int]:
 def test_top_values_cut(built: Settings) -> None:
     # web: u3, u10 and 190 fillers; unknown: u4, u7, u8, u9; ios, mac os x, android, tablet: 1 each.
     assert segment_sizes(built, "platform") == {"web": 192, "unknown": 4, "(other)": 4}
-    # (none): u3, u5, u6, u9, u10, 190 fillers and u7's literal "(none)" = 196; then free, starter
-    # and true tie at one user each: free first in byte order; u8's "(other)" never takes a slot.
-    assert segment_sizes(built, "trait_plan") == {"(none)": 196, "free": 1, "(other)": 3}
+    # (none): u3, u5, u9, u10, 190 fillers and u7's literal "(none)" = 195; then free, starter,
+    # true and u6's no-break space tie at one user each: free first in byte order (a no-break
+    # space is two bytes from 0xC2); u8's "(other)" never takes a slot.
+    assert segment_sizes(built, "trait_plan") == {"(none)": 195, "free": 1, "(other)": 4}
     # Two values only: nothing is cut, so there is no (other).
     assert segment_sizes(built, "acquisition_channel") == {"direct": 199, "google": 1}
 
@@ -260,7 +264,8 @@ def test_activation_by_segment(built: Settings) -> None:
         )
     }
     # u1 (free) created a project 2 days after signing up; nobody else in the cohort did.
-    assert got == {"free": (1, 1), "(none)": (4, 0), "(other)": (3, 0)}
+    # (none): u3, u5, u7; (other): u2, u4, u6, u8.
+    assert got == {"free": (1, 1), "(none)": (3, 0), "(other)": (4, 0)}
 
 
 def test_segments_sum_to_the_unsegmented_marts(built: Settings) -> None:

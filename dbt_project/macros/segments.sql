@@ -57,10 +57,12 @@
 {%- endmacro %}
 
 {#- The usable value of trait `name` in the JSON object `traits` (segments.md): a non-blank
-    string trimmed, an integer as its digits, a boolean as true/false; else null. -#}
+    string trimmed, an integer as its digits, a boolean as true/false; else null. The digits
+    are those the ingester stored: it reads JSON with orjson, which keeps 64-bit integers
+    (-0 becomes 0) and turns larger ones into floats, so those are not usable. -#}
 {% macro usable_trait(traits, name) -%}
     case json_type({{ traits }}, '$.{{ name }}')
-        when 'VARCHAR' then nullif(trim({{ traits }} ->> '$.{{ name }}'), '')
+        when 'VARCHAR' then nullif({{ trim_spaces(traits ~ " ->> '$." ~ name ~ "'") }}, '')
         when 'BIGINT' then {{ traits }} ->> '$.{{ name }}'
         when 'UBIGINT' then {{ traits }} ->> '$.{{ name }}'
         when 'HUGEINT' then {{ traits }} ->> '$.{{ name }}'
@@ -79,4 +81,26 @@
         max(event_at) as last_used_at
     from ({{ events_sql }}) as events
     group by user_key, event_name, event_date
+{%- endmacro %}
+
+{#- segments.md's trim: leading and trailing spaces (U+0020) only. DuckDB's one-argument
+    trim() also removes the other Unicode space separators (U+00A0, U+2000-U+200A, ...). -#}
+{% macro trim_spaces(expr) -%}
+    trim({{ expr }}, ' ')
+{%- endmacro %}
+
+{#- Each character's simple uppercase (segments.md, country). DuckDB's upper() maps ß to ẞ,
+    which simple case mapping leaves alone, so text holding ß is uppercased around it. -#}
+{% macro simple_upper(expr) -%}
+    {{ return(adapter.dispatch('simple_upper', 'growth_warehouse')(expr)) }}
+{%- endmacro %}
+{% macro default__simple_upper(expr) -%}
+    upper({{ expr }})
+{%- endmacro %}
+{% macro duckdb__simple_upper(expr) -%}
+    case
+        when contains({{ expr }}, 'ß')
+            then array_to_string(list_transform(string_split({{ expr }}, 'ß'), lambda part: upper(part)), 'ß')
+        else upper({{ expr }})
+    end
 {%- endmacro %}

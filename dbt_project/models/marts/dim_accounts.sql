@@ -25,7 +25,7 @@ named_group_events as (
         group_id,
         message_id,
         event_at,
-        nullif(trim(traits_json ->> '$.name'), '') as account_name
+        nullif({{ trim_spaces("traits_json ->> '$.name'") }}, '') as account_name
     from {{ ref('stg_segment__events') }}
     where event_type = 'group' and json_type(traits_json, '$.name') = 'VARCHAR'
 

@@ -9,9 +9,10 @@
 
   The instants come from int_user_feature_days' first and last use of each day: a day holds
   a use inside the window when its first or its last use does, exactly, since a window of
-  at least one day never lies strictly inside one reporting day (one of 25 hours, at the end
-  of daylight saving time, with feature_early_days = 1, is the only exception, and then a
-  use strictly between the day's first and last, with both outside the window, is missed).
+  at least one day never lies strictly inside one reporting day. The one exception: with
+  feature_early_days = 1, a reporting day longer than 24 hours (the end of daylight saving
+  time, or a zone changing its offset) can hold the whole window, and a use strictly between
+  that day's first and last, with both outside the window, is then missed.
 -#}
 {%- set early_days = whole_number_var('feature_early_days', 0) %}
 with

@@ -117,8 +117,8 @@ renamed as (
         {#- segments.md: trim() removes spaces (U+0020) only; a blank value is absent. The
             event's platform is its device type, or its OS name when it has no device type. #}
         traits_raw as traits_json,
-        lower(coalesce(nullif(trim(device_type_raw), ''), nullif(trim(os_name_raw), ''))) as platform,
-        upper(nullif(trim(country_raw), '')) as country,
+        lower(coalesce(nullif({{ trim_spaces('device_type_raw') }}, ''), nullif({{ trim_spaces('os_name_raw') }}, ''))) as platform,
+        {{ simple_upper("nullif(" ~ trim_spaces('country_raw') ~ ", '')") }} as country,
         ingested_at,
         kafka_topic,
         kafka_partition,
