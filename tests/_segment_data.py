@@ -41,6 +41,8 @@ from typing import Any
 
 import duckdb
 
+from analysts.report.segments import SEGMENT_MARTS
+
 __all__ = [
     "ACCOUNTS",
     "ACCOUNT_RETENTION",
@@ -56,14 +58,6 @@ __all__ = [
 ]
 
 DATA_END = date(2026, 5, 27)
-SEGMENT_MARTS = (
-    "fct_retention_by_segment",
-    "fct_activation_by_segment",
-    "fct_feature_adoption",
-    "fct_feature_retention",
-    "dim_accounts",
-    "fct_account_retention",
-)
 POOLED_WEEKS = (date(2026, 3, 30), date(2026, 4, 6), date(2026, 4, 13), date(2026, 4, 20))
 OLD, RUNNING = date(2026, 3, 23), date(2026, 4, 27)
 

@@ -18,7 +18,7 @@ import math
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -565,6 +565,19 @@ def browser(report: tuple[Settings, Path], tmp_path_factory: pytest.TempPathFact
     }
 
 
+def _dom_with(
+    settings: Settings, tmp_path: Path, alter: Callable[[Path], object]
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The report rendered from a copy of the run's snapshot that `alter` changed, and its DOM in Chromium."""
+    snapshot = tmp_path / "published.duckdb"
+    shutil.copy(settings.published, snapshot)
+    alter(snapshot)
+    path = render_report(replace(settings, published=snapshot, browser_path=str(tmp_path / "none")), tmp_path / "out")
+    dom = _chromium(tmp_path / "profile", DESKTOP, 900, "--dump-dom", path.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    return path, dom
+
+
 def _sections(dom: str) -> dict[str, str]:
     parts = re.split(r'<section class="chart" id="', dom)[1:]
     return {part.split('"', 1)[0]: part.split("</section>", 1)[0] for part in parts}
@@ -840,12 +853,7 @@ def test_rendered_experiments_show_the_forest_plot_and_red_warnings(
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (make test installs it when run as root)")
     settings, _ = report
-    snapshot = tmp_path / "published.duckdb"
-    shutil.copy(settings.published, snapshot)
-    copy_experiment_marts(readout, snapshot)
-    path = render_report(replace(settings, published=snapshot, browser_path=str(tmp_path / "none")), tmp_path / "out")
-    dom = _chromium(tmp_path / "profile", DESKTOP, 900, "--dump-dom", path.as_uri())
-    assert dom.returncode == 0, dom.stderr[-2000:]
+    path, dom = _dom_with(settings, tmp_path, lambda snapshot: copy_experiment_marts(readout, snapshot))
     sections = _sections(dom.stdout)
     section = sections["experiment-onboarding_checklist"]
     titles = [_svg_text(text) for text in re.findall(r'<text class="xtitle"[^>]*>(.*?)</text>', section, re.S)]
@@ -1072,12 +1080,7 @@ def test_rendered_who_retains_in_chromium(report: tuple[Settings, Path], tmp_pat
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (make test installs it when run as root)")
     settings, _ = report
-    snapshot = tmp_path / "published.duckdb"
-    shutil.copy(settings.published, snapshot)
-    copy_segment_marts(snapshot)
-    path = render_report(replace(settings, published=snapshot, browser_path=str(tmp_path / "none")), tmp_path / "out")
-    dom = _chromium(tmp_path / "profile", DESKTOP, 900, "--dump-dom", path.as_uri())
-    assert dom.returncode == 0, dom.stderr[-2000:]
+    path, dom = _dom_with(settings, tmp_path, copy_segment_marts)
     sections = _sections(dom.stdout)
     keys = [key for key in sections if key.startswith("segments")]
     assert keys == [
@@ -1147,12 +1150,7 @@ def test_rendered_who_retains_on_a_snapshot_from_before_the_segment_marts(
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (make test installs it when run as root)")
     settings, _ = report
-    snapshot = tmp_path / "published.duckdb"
-    shutil.copy(settings.published, snapshot)
-    drop_segment_marts(snapshot)
-    path = render_report(replace(settings, published=snapshot, browser_path=str(tmp_path / "none")), tmp_path / "out")
-    dom = _chromium(tmp_path / "profile", DESKTOP, 900, "--dump-dom", path.as_uri())
-    assert dom.returncode == 0, dom.stderr[-2000:]
+    _, dom = _dom_with(settings, tmp_path, drop_segment_marts)
     sections = _sections(dom.stdout)
     assert [key for key in sections if key.startswith("segments")] == ["segments"]
     section = sections["segments"].split(">", 1)[1]  # after the section tag's id
