@@ -18,15 +18,6 @@
     arg_{{ 'max' if latest else 'min' }}({{ value }}, {{ order_key(at, message_id, '(' ~ condition ~ ') and ' ~ value ~ ' is not null') }})
 {%- endmacro %}
 
-{#- The three columns of candidate `name`: the earliest (or latest) row's time, messageId and
-    value, aggregated over the rows where `condition` holds and `value` is not null. -#}
-{% macro candidate_columns(name, value, condition, latest=false, at='event_at', message_id='message_id') -%}
-    {%- set usable = '(' ~ condition ~ ') and ' ~ value ~ ' is not null' -%}
-    {{ pick_value(at, usable, latest, at, message_id) }} as {{ name }}_at,
-    {{ pick_value(message_id, usable, latest, at, message_id) }} as {{ name }}_message_id,
-    {{ pick_value(value, condition, latest, at, message_id) }} as {{ name }}
-{%- endmacro %}
-
 {#- Candidate `name` of `left` and `right` folded into one: the earlier (or later) of the two. -#}
 {% macro fold_candidate(name, left, right, latest=false) -%}
     {%- set op = '>' if latest else '<' -%}

@@ -5,8 +5,9 @@
 {% macro user_facts_from_events(events_sql) -%}
     with
 
-    {#- not materialized: read three times, each with its own filter (touches and activations
-        need few rows), which beats one copy of every event. #}
+    {#- not materialized: read five times, each with its own filter (touches, activations and
+        the events at the earliest platform and country instants are few), which beats one
+        copy of every event. #}
     events as not materialized (
 
         {{ events_sql }}
@@ -25,11 +26,12 @@
             max(case when is_activity then event_at end) as last_active_at,
             cast(coalesce(sum(case when event_type = 'track' then revenue end), 0) as double) as lifetime_revenue,
             cast(sum(case when is_activity then 1 else 0 end) as bigint) as activity_events,
-            {#- segments.md "User properties": the earliest activity event with a platform, the
-                earliest event with a country. #}
-            {{ candidate_columns('first_platform', 'platform', 'is_activity') }},
+            {#- segments.md "User properties": the instants of the earliest activity event with
+                a platform and of the earliest event with a country (their messageId and value
+                below). #}
+            min(case when is_activity and platform is not null then event_at end) as first_platform_at,
             max(case when is_activity and event_type = 'page' then 1 else 0 end) = 1 as has_page_activity,
-            {{ candidate_columns('first_country', 'country', 'true') }}
+            min(case when country is not null then event_at end) as first_country_at
         from events
         group by user_key
 
@@ -47,12 +49,8 @@
             lifetime_revenue,
             activity_events,
             first_platform_at,
-            first_platform_message_id,
-            first_platform,
             has_page_activity,
-            first_country_at,
-            first_country_message_id,
-            first_country
+            first_country_at
         from firsts
 
     ),
@@ -76,10 +74,38 @@
 
         {{ first_activations('events', 'signed_up') }}
 
+    ),
+
+    {#- Among the events at those earliest instants, the smallest messageId: two aggregates
+        and a join cost a third of one aggregate over (timestamp, messageId) pairs. #}
+    platforms as (
+
+        {{ earliest_at_instant('events', 'signed_up', 'first_platform', 'platform', 'events.is_activity') }}
+
+    ),
+
+    countries as (
+
+        {{ earliest_at_instant('events', 'signed_up', 'first_country', 'country', 'true') }}
+
     )
 
     select
-        signed_up.*,
+        signed_up.user_key,
+        signed_up.first_seen_at,
+        signed_up.signup_event_at,
+        signed_up.signed_up_at,
+        signed_up.first_purchase_at,
+        signed_up.last_active_at,
+        signed_up.lifetime_revenue,
+        signed_up.activity_events,
+        signed_up.first_platform_at,
+        platforms.first_platform_message_id,
+        platforms.first_platform,
+        signed_up.has_page_activity,
+        signed_up.first_country_at,
+        countries.first_country_message_id,
+        countries.first_country,
         touches.touch_at,
         touches.touch_message_id,
         touches.acquisition_source,
@@ -88,6 +114,24 @@
     from signed_up
     left join touches on touches.user_key = signed_up.user_key
     left join activations on activations.user_key = signed_up.user_key
+    left join platforms on platforms.user_key = signed_up.user_key
+    left join countries on countries.user_key = signed_up.user_key
+{%- endmacro %}
+
+{#- Per user of `users` (with <name>_at, the earliest instant of an event of `events` where
+    `condition` holds and `value` is not null): <name>_message_id and <name>, the smallest
+    messageId among the events at that instant and its value. -#}
+{% macro earliest_at_instant(events, users, name, value, condition) -%}
+    select
+        {{ events }}.user_key,
+        min({{ events }}.message_id) as {{ name }}_message_id,
+        arg_min({{ events }}.{{ value }}, {{ events }}.message_id) as {{ name }}
+    from {{ events }}
+    join {{ users }}
+        on {{ users }}.user_key = {{ events }}.user_key
+        and {{ events }}.event_at = {{ users }}.{{ name }}_at
+    where {{ condition }} and {{ events }}.{{ value }} is not null
+    group by {{ events }}.user_key
 {%- endmacro %}
 
 {#- Whether an event can be the user's acquisition touch: it carries a campaign source and
