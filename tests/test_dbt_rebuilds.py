@@ -94,7 +94,7 @@ COMPARED = [("marts", mart) for mart in CONTRACT_MARTS] + [
     ("intermediate", "int_experiment_exposures"),
     ("intermediate", "int_experiment_user_outcomes"),
     ("intermediate", "int_experiment_metric_stats"),
-    ("intermediate", "int_user_feature_days"),
+    ("intermediate", "int_user_feature_weeks"),
 ]
 
 
@@ -145,7 +145,7 @@ INCREMENTAL_MODELS = {
     "int_growth_accounting_counts",
     "int_conversion_events",
     "int_experiment_exposures",
-    "int_user_feature_days",
+    "int_user_feature_weeks",
 }
 
 
@@ -291,13 +291,13 @@ def test_late_identify_and_group_calls_move_users_between_segments(
         }
         accounts = con.execute("select account_id, account_name, users from marts.dim_accounts order by 1").fetchall()
         assert accounts == [("acme", "Acme", 1), ("globex", None, 2)]
-        # Automation Created: the late use at 09:30 folds into the stored 09:50 one of 03-05.
-        feature_days = con.execute(
-            "select activity_date, uses, strftime(first_used_at at time zone 'UTC', '%H:%M'), "
-            "strftime(last_used_at at time zone 'UTC', '%H:%M') from intermediate.int_user_feature_days "
+        # Automation Created: the late use (03-05 09:30) adds to the stored one (03-05 09:50)
+        # of the week of Monday 03-02.
+        feature_weeks = con.execute(
+            "select week_start, uses from intermediate.int_user_feature_weeks "
             "where user_key = 'u2' and event_name = 'Automation Created'"
         ).fetchall()
-        assert feature_days == [(date(2026, 3, 5), 2, "09:30", "09:50")]
+        assert feature_weeks == [(date(2026, 3, 2), 2)]
     finally:
         con.close()
     # Every user in one segment per dimension: trait_plan has trial and (none) after the move.

@@ -70,17 +70,15 @@
     end
 {%- endmacro %}
 
-{#- int_user_feature_days' rows for the events of `events_sql` (activity track events). -#}
-{% macro feature_days(events_sql) -%}
+{#- int_user_feature_weeks' rows for the events of `events_sql` (activity track events). -#}
+{% macro feature_weeks(events_sql) -%}
     select
         user_key,
         event_name,
-        event_date as activity_date,
-        cast(count(*) as bigint) as uses,
-        min(event_at) as first_used_at,
-        max(event_at) as last_used_at
+        {{ trunc_date('week', 'event_date') }} as week_start,
+        cast(count(*) as bigint) as uses
     from ({{ events_sql }}) as events
-    group by user_key, event_name, event_date
+    group by 1, 2, 3
 {%- endmacro %}
 
 {#- segments.md's trim: leading and trailing spaces (U+0020) only. DuckDB's one-argument

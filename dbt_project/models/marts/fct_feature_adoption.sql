@@ -31,10 +31,9 @@ weeks as (
 {#- One row per (feature, user, week of use): every count below reads these. #}
 feature_user_weeks as (
 
-    select features.feature, feature_days.user_key, {{ trunc_date('week', 'feature_days.activity_date') }} as week_start
-    from {{ ref('int_user_feature_days') }} as feature_days
-    join features on features.event_name = feature_days.event_name
-    group by 1, 2, 3
+    select features.feature, feature_weeks.user_key, feature_weeks.week_start
+    from {{ ref('int_user_feature_weeks') }} as feature_weeks
+    join features on features.event_name = feature_weeks.event_name
 
 ),
 

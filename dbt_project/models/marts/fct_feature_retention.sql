@@ -7,12 +7,8 @@
   feature_early_days x 24 h). Week-4 retention: the share of the group active on a date d
   with 28 <= d - signup_date <= 34.
 
-  The instants come from int_user_feature_days' first and last use of each day: a day holds
-  a use inside the window when its first or its last use does, exactly, since a window of
-  at least one day never lies strictly inside one reporting day. The one exception: with
-  feature_early_days = 1, a reporting day longer than 24 hours (the end of daylight saving
-  time, or a zone changing its offset) can hold the whole window, and a use strictly between
-  that day's first and last, with both outside the window, is then missed.
+  The early window is decided on the events themselves, at their instants: only the
+  qualifying users' activity track events inside their windows are kept.
 -#}
 {%- set early_days = whole_number_var('feature_early_days', 0) %}
 with
@@ -55,17 +51,14 @@ week_4_retained as (
 
 early_adoptions as (
 
-    {#- The window's days are among signup_date .. signup_date + early_days + 1 (a daylight
-        saving shift moves its end by at most a day); the instants decide. #}
     select distinct features.feature, qualifying.user_key
     from qualifying
-    join {{ ref('int_user_feature_days') }} as feature_days
-        on feature_days.user_key = qualifying.user_key
-        and feature_days.activity_date >= qualifying.signup_date
-        and feature_days.activity_date <= {{ add_periods('day', early_days + 1, 'qualifying.signup_date') }}
-    join features on features.event_name = feature_days.event_name
-    where (feature_days.first_used_at >= qualifying.signed_up_at and feature_days.first_used_at < qualifying.window_end_at)
-       or (feature_days.last_used_at >= qualifying.signed_up_at and feature_days.last_used_at < qualifying.window_end_at)
+    join {{ ref('int_events_attributed') }} as events
+        on events.user_key = qualifying.user_key
+        and events.event_at >= qualifying.signed_up_at
+        and events.event_at < qualifying.window_end_at
+    join features on features.event_name = events.event_name
+    where events.is_activity and events.event_type = 'track'
 
 ),
 

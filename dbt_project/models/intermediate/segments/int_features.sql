@@ -24,7 +24,7 @@ usage as (
     select event_name, count(*) as users
     from (
         select event_name, user_key
-        from {{ ref('int_user_feature_days') }}
+        from {{ ref('int_user_feature_weeks') }}
         where event_name not in {{ sql_string_list([var('signup_event'), var('purchase_event')]) }}
         group by event_name, user_key
     ) as users_of_events
