@@ -25,7 +25,7 @@
             {'name': 'week_2_retention', 'type': 'retention', 'start_day': 7, 'end_day': 13},
         ] -%}
     {%- endif -%}
-    {%- if configured is string or configured is mapping or configured is not iterable or configured | length == 0 -%}
+    {%- if not is_list(configured) or configured | length == 0 -%}
         {{ var_error('experiment_metrics', 'must be a non-empty list of metric objects') }}
     {%- endif -%}
     {%- set metrics = [] -%}
@@ -136,7 +136,7 @@
         {%- set metrics = options.get('metrics') -%}
         {%- if metrics is none or (metrics is iterable and metrics | length == 0) -%}
             {%- set metrics = [] -%}
-        {%- elif metrics is string or metrics is mapping or metrics is not iterable -%}
+        {%- elif not is_list(metrics) -%}
             {{ var_error(where ~ '.metrics', 'must be a list of metric names') }}
         {%- endif -%}
         {%- for name in metrics -%}

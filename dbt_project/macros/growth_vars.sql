@@ -38,11 +38,16 @@
     {{ exceptions.raise_compiler_error("vars." ~ where ~ ": " ~ message) }}
 {%- endmacro %}
 
+{#- Whether a var's value is a list (YAML sequence): strings and mappings are iterable too. -#}
+{% macro is_list(value) -%}
+    {{ return(value is not string and value is not mapping and value is iterable) }}
+{%- endmacro %}
+
 {#- A list var of names, each matching [a-z_][a-z0-9_]* (they become column names), without
     duplicates. -#}
 {% macro name_list_var(name) -%}
     {%- set names = var(name) -%}
-    {%- if names is string or names is mapping or names is not iterable -%}
+    {%- if not is_list(names) -%}
         {{ var_error(name, 'must be a list of names, got ' ~ names) }}
     {%- endif -%}
     {%- set seen = [] -%}
@@ -61,7 +66,7 @@
 {#- A var that must be a whole number >= `minimum`. -#}
 {% macro whole_number_var(name, minimum) -%}
     {%- set value = var(name) -%}
-    {%- if not (value is integer and value is not sameas true and value is not sameas false and value >= minimum) -%}
+    {%- if not (value is integer and value >= minimum) -%}
         {{ var_error(name, 'must be a whole number >= ' ~ minimum ~ ', got ' ~ value) }}
     {%- endif -%}
     {{ return(value) }}

@@ -13,7 +13,7 @@
 {% macro configured_features() -%}
     {%- set features = var('features') -%}
     {%- if features is none -%}{{ return([]) }}{%- endif -%}
-    {%- if features is string or features is mapping or features is not iterable -%}
+    {%- if not is_list(features) -%}
         {{ var_error('features', 'must be a list of {name, event}, got ' ~ features) }}
     {%- endif -%}
     {%- set names = [] -%}

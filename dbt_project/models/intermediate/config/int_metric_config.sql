@@ -7,12 +7,9 @@
         {{ var_error(name, 'must be a number between 0 and 1, got ' ~ value) }}
     {%- endif %}
 {%- endfor %}
-{%- for name in ['sequential_tuning_n', 'experiment_min_nonzero', 'cuped_lookback_days'] %}
-    {%- set value = var(name) %}
-    {%- if not (value is integer and value >= (1 if name == 'sequential_tuning_n' else 0)) %}
-        {{ var_error(name, 'must be a whole number' ~ (' >= 1' if name == 'sequential_tuning_n' else ' >= 0') ~ ', got ' ~ value) }}
-    {%- endif %}
-{%- endfor %}
+{%- do whole_number_var('sequential_tuning_n', 1) %}
+{%- do whole_number_var('experiment_min_nonzero', 0) %}
+{%- do whole_number_var('cuped_lookback_days', 0) %}
 select
     {{ sql_string(var('purchase_event')) }} as purchase_event,
     cast({{ var('ltv_horizon_months') }} as integer) as ltv_horizon_months,
