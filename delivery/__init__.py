@@ -1,0 +1,1 @@
+"""Delivery: reports and alerts that reach people (docs/delivery.md)."""
