@@ -46,13 +46,13 @@ chromium: ## install Debian's chromium for the browser tests when it is missing 
 	fi
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy
-	$(BIN)/ruff check warehouse ingest transforms devkit analysts orchestration tests benchmarks
-	$(BIN)/ruff format --check warehouse ingest transforms devkit analysts orchestration tests benchmarks
-	$(BIN)/mypy warehouse ingest transforms devkit analysts orchestration
+	$(BIN)/ruff check warehouse ingest transforms devkit analysts delivery orchestration tests benchmarks
+	$(BIN)/ruff format --check warehouse ingest transforms devkit analysts delivery orchestration tests benchmarks
+	$(BIN)/mypy warehouse ingest transforms devkit analysts delivery orchestration
 
 format: $(STAMP) ## apply ruff's formatting and safe fixes
-	$(BIN)/ruff check --fix warehouse ingest transforms devkit analysts orchestration tests benchmarks
-	$(BIN)/ruff format warehouse ingest transforms devkit analysts orchestration tests benchmarks
+	$(BIN)/ruff check --fix warehouse ingest transforms devkit analysts delivery orchestration tests benchmarks
+	$(BIN)/ruff format warehouse ingest transforms devkit analysts delivery orchestration tests benchmarks
 
 bench: $(STAMP) ## run the benchmarks and print their figures
 	$(PY) benchmarks/simulate.py

@@ -28,6 +28,7 @@ FLOORS: dict[str, int] = {
     "transforms": 2,
     "devkit": 2,
     "analysts": 2,
+    "delivery": 2,
     "orchestration": 3,
     "benchmarks": 4,
 }
