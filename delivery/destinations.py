@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import formataddr, parseaddr
+from email.utils import formataddr, getaddresses, parseaddr
 from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -63,7 +63,8 @@ class EmailDestination:
 
     @property
     def name(self) -> str:
-        return f"email:{self.recipient}"
+        """``email:<address>`` in lower case: a change of case in the settings is not a new recipient."""
+        return f"email:{self.recipient.lower()}"
 
 
 @dataclass(frozen=True)
@@ -172,11 +173,13 @@ def parse_address(raw: str, *, variable: str) -> tuple[str, str]:
     name, address = parseaddr(text)
     local, at, domain = address.rpartition("@")
     if (
-        not at
+        any(ord(ch) < 32 for ch in text)  # a line break would start a new header
+        or len(getaddresses([text])) != 1
+        or address not in text  # parseaddr glues "a@x.com junk" into one address
+        or not at
         or not local
         or "." not in domain.strip(".")
-        or any(ch.isspace() or ch in ',<>"' or ord(ch) < 32 for ch in address)
-        or any(ord(ch) < 32 for ch in name)
+        or any(ch.isspace() or ch in ',<>"' for ch in address)
     ):
         raise ConfigError(f"{variable}: {text!r} is not an email address")
     return name, address

@@ -175,8 +175,8 @@ def post_json(
     refusal. The URL is a secret: only ``name`` and the scrubbed reason leave this function.
     """
     body = json_bytes(document)
-    path = httpx.URL(url).raw_path.decode("ascii", "replace")
-    secrets = (url, path if len(path) > 1 else None)
+    parsed = httpx.URL(url)
+    secrets = (url, parsed.path if len(parsed.path) > 1 else None, parsed.query.decode("ascii", "replace"))
 
     def attempt() -> None:
         try:
