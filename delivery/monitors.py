@@ -79,31 +79,40 @@ class Monitor:
 
 REVENUE_EVENTS = "intermediate.int_conversion_events where user_key is not null and revenue is not null"
 
+
+def _daily_users(column: str) -> str:
+    """A column of ``fct_daily_active_users`` as a series."""
+    return (
+        f"select activity_date, {column} from marts.fct_daily_active_users where activity_date between $start and $end"
+    )
+
+
+def _by_segment(rows: str, day: str, value: str = "count(*)") -> str:
+    """``value`` per (dimension, segment, ``day``) of ``rows`` (a relation with ``user_key``)
+    joined to the user's segments, on the dates of ``$days``."""
+    return f"""
+        select segments.dimension, segments.segment, facts.{day}, {value}
+        from {rows} as facts join segments using (user_key)
+        where list_contains($days, facts.{day})
+        group by all
+        """
+
+
 MONITORS: tuple[Monitor, ...] = (
     Monitor(
         "signups",
         "Daily signups",
         "count",
-        "select activity_date, new_users from marts.fct_daily_active_users where activity_date between $start and $end",
-        """
-        select segments.dimension, segments.segment, users.signup_date, count(*)
-        from marts.dim_users as users join segments using (user_key)
-        where list_contains($days, users.signup_date)
-        group by all
-        """,
+        _daily_users("new_users"),
+        _by_segment("marts.dim_users", "signup_date"),
         ("marts.fct_daily_active_users", "marts.dim_users"),
     ),
     Monitor(
         "dau",
         "Daily active users",
         "count",
-        "select activity_date, dau from marts.fct_daily_active_users where activity_date between $start and $end",
-        """
-        select segments.dimension, segments.segment, days.activity_date, count(*)
-        from intermediate.int_user_days_active as days join segments using (user_key)
-        where list_contains($days, days.activity_date)
-        group by all
-        """,
+        _daily_users("dau"),
+        _by_segment("intermediate.int_user_days_active", "activity_date"),
         ("marts.fct_daily_active_users", "intermediate.int_user_days_active"),
     ),
     Monitor(
@@ -119,12 +128,9 @@ MONITORS: tuple[Monitor, ...] = (
         ) as revenue on revenue.event_date = calendar.activity_date
         where calendar.activity_date between $start and $end
         """,
-        f"""
-        select segments.dimension, segments.segment, revenue.event_date, sum(revenue.revenue)
-        from (select user_key, event_date, revenue from {REVENUE_EVENTS}) as revenue join segments using (user_key)
-        where list_contains($days, revenue.event_date)
-        group by all
-        """,
+        _by_segment(
+            f"(select user_key, event_date, revenue from {REVENUE_EVENTS})", "event_date", "sum(facts.revenue)"
+        ),
         ("marts.fct_daily_active_users", "intermediate.int_conversion_events"),
     ),
     Monitor(
