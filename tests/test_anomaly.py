@@ -448,6 +448,10 @@ def test_evaluate_reads_the_warehouse_file_with_settings(tmp_path) -> None:
     alerts = {alert.monitor: alert for alert in evaluate(settings)}
     assert set(alerts) == {"signups", "dau", "revenue", "activation_rate", "quarantine_share"}
     assert alerts["dau"].verdict.out_of_bounds and not alerts["dau"].verdict.out_of_range  # 20 < 25
+    # DAU is 20 as expected, so the broken minimum gives the direction: down. What moved reads
+    # int_user_days_active, here each user active on their signup day only: as for signups.
+    assert alerts["dau"].direction == "down"
+    assert [(m.segment, m.change) for m in alerts["dau"].moved] == [("google", -6.0), ("ios", -5.0), ("web", -3.0)]
     assert alerts["quarantine_share"].verdict.value == pytest.approx(1 / 11)
 
 
