@@ -269,7 +269,7 @@ class Alert:
 
     @property
     def key(self) -> str:
-        return f"{self.monitor}:{self.verdict.day.isoformat()}"
+        return f"alert:{self.monitor}:{self.verdict.day.isoformat()}"
 
     def summary(self) -> str:
         """One plain line: ``Daily signups on 2026-11-30: 52, expected 128 (104 - 152), down``."""

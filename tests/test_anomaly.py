@@ -229,9 +229,9 @@ def test_alert_states_monitor_date_value_range_direction_and_what_moved() -> Non
     verdict = judge(weeks_before(DAY, [200.0] * 8, today=80.0), DAY, count=True)
     assert verdict is not None
     alert = Alert("signups", "Daily signups", "count", verdict, (Moved("acquisition_channel", "google", 10, 130),))
-    assert alert.key == "signups:2026-03-04" and alert.date == DAY and alert.direction == "down"
+    assert alert.key == "alert:signups:2026-03-04" and alert.date == DAY and alert.direction == "down"
     assert alert.to_dict() == {
-        "key": "signups:2026-03-04",
+        "key": "alert:signups:2026-03-04",
         "monitor": "signups",
         "label": "Daily signups",
         "kind": "count",
