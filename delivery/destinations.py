@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import formataddr, getaddresses, parseaddr
 from typing import Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from warehouse.errors import ConfigError
 from warehouse.settings import Settings
@@ -126,22 +126,29 @@ def _truthy(variable: str, key: str, value: str) -> bool:
     raise ConfigError(f"{variable}: {key} must be true or false")
 
 
+def _split_url(raw: str, variable: str, schemes: tuple[str, ...], expected: str) -> tuple[SplitResult, int | None]:
+    """The URL's parts and port, with one of ``schemes`` and a host; errors never echo the URL."""
+    try:
+        parts = urlsplit(raw.strip())
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{variable} is not a valid URL ({expected})") from None
+    if parts.scheme.lower() not in schemes:
+        starts = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise ConfigError(f"{variable} must start with {starts} ({expected})")
+    if not parts.hostname:
+        raise ConfigError(f"{variable} has no host ({expected})")
+    return parts, port
+
+
 def parse_smtp_url(raw: str, *, variable: str = SMTP_URL) -> SmtpServer:
     """``smtp://`` or ``smtps://`` with optional user:password and ``?starttls=true``.
 
     Errors name the variable and the part that is wrong, never the URL (it may hold the
     password).
     """
-    try:
-        parts = urlsplit(raw.strip())
-        port = parts.port
-    except ValueError:
-        raise ConfigError(f"{variable} is not a valid URL (expected {SMTP_URL_FORM})") from None
+    parts, port = _split_url(raw, variable, ("smtp", "smtps"), f"expected {SMTP_URL_FORM}")
     scheme = parts.scheme.lower()
-    if scheme not in ("smtp", "smtps"):
-        raise ConfigError(f"{variable} must start with smtp:// or smtps:// (expected {SMTP_URL_FORM})")
-    if not parts.hostname:
-        raise ConfigError(f"{variable} has no host (expected {SMTP_URL_FORM})")
     if parts.path not in ("", "/") or parts.fragment:
         raise ConfigError(f"{variable} must not have a path or a fragment (expected {SMTP_URL_FORM})")
     starttls = False
@@ -159,7 +166,7 @@ def parse_smtp_url(raw: str, *, variable: str = SMTP_URL) -> SmtpServer:
         raise ConfigError(f"{variable} has a password but no user")
     security: Literal["plain", "ssl", "starttls"] = "ssl" if scheme == "smtps" else "starttls" if starttls else "plain"
     return SmtpServer(
-        host=parts.hostname,
+        host=str(parts.hostname),
         port=port or (465 if scheme == "smtps" else 25),
         security=security,
         username=username,
@@ -201,19 +208,10 @@ def parse_recipients(raw: str, *, variable: str) -> tuple[str, ...]:
 def parse_http_url(raw: str, *, variable: str) -> tuple[str, str, int]:
     """(url, host, port) of an http(s) endpoint; errors never echo the URL (its path may be a token)."""
     url = raw.strip()
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ConfigError(f"{variable} is not a valid http(s) URL") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ConfigError(f"{variable} must be an http:// or https:// URL")
-    if not parts.hostname:
-        raise ConfigError(f"{variable} has no host")
+    parts, port = _split_url(url, variable, ("http", "https"), "an http:// or https:// URL")
     if any(ch.isspace() for ch in url):
         raise ConfigError(f"{variable} must not contain spaces")
-    return url, parts.hostname, port or (443 if scheme == "https" else 80)
+    return url, str(parts.hostname), port or (443 if parts.scheme.lower() == "https" else 80)
 
 
 def _email_destinations(tuning: Mapping[str, str]) -> tuple[tuple[Destination, ...], tuple[Destination, ...]]:

@@ -43,7 +43,7 @@ class RetryPolicy:
     attempts: int = 4
     base_delay: float = 1.0
     max_delay: float = 30.0
-    timeout: float = 20.0
+    timeout: float = 10.0
 
     def __post_init__(self) -> None:
         if self.attempts < 1:

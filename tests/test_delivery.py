@@ -13,7 +13,9 @@ import email.policy
 import json
 import logging
 import re
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -135,6 +137,56 @@ def smtp_auth() -> Iterator[Mailbox]:
     controller.start()
     try:
         yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl CLI): (cert, key)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture(params=["starttls", "smtps"])
+def smtp_tls(request: pytest.FixtureRequest, certificate: tuple[Path, Path]) -> Iterator[tuple[Mailbox, str]]:
+    """An SMTP server with TLS (STARTTLS required before AUTH, or implicit TLS), AUTH as growth / PASSWORD.
+
+    Yields the mailbox and the GROWTH_SMTP_URL that reaches it.
+    """
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    box = Mailbox("127.0.0.1", free_port())
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        box.logins.append((mechanism, data.login, data.password))
+        return AuthResult(success=(data.login, data.password) == (b"growth", PASSWORD.encode()), handled=False)
+
+    credentials = f"growth:{PASSWORD.replace('@', '%40')}"
+    if request.param == "starttls":
+        controller = Controller(
+            box, hostname=box.host, port=box.port, tls_context=context, require_starttls=True,
+            authenticator=authenticator, auth_required=True,
+        )  # fmt: skip
+        url = f"smtp://{credentials}@{box.host}:{box.port}?starttls=true"
+    else:
+        controller = Controller(
+            box, hostname=box.host, port=box.port, ssl_context=context, authenticator=authenticator,
+            auth_required=True, auth_require_tls=False,  # aiosmtpd does not count implicit TLS as TLS
+        )  # fmt: skip
+        url = f"smtps://{credentials}@{box.host}:{box.port}"
+    controller.start()
+    try:
+        yield box, url
     finally:
         controller.stop()
 
@@ -414,6 +466,29 @@ def test_a_wrong_password_fails_at_once_naming_the_recipient_not_the_password(
     for secret in (PASSWORD, PASSWORD.replace("@", "%40")):
         assert secret not in text and secret not in our_log(caplog)
     assert deliveries(settings) == []
+
+
+def test_email_over_tls_with_auth(
+    tmp_path: Path,
+    smtp_tls: tuple[Mailbox, str],
+    certificate: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """STARTTLS (the server refuses AUTH before it) and smtps://, each trusting the test CA."""
+    box, url = smtp_tls
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))  # OpenSSL's default trust store, for this test
+    settings = make_settings(tmp_path, {**mail_env(box), "GROWTH_SMTP_URL": url})
+    assert ledger.deliver(settings, daily_report(), policy=FAST).sent == ("email:ops@example.com",)
+    assert box.logins == [("PLAIN", b"growth", PASSWORD.encode())]
+    assert len(box.to("ops@example.com")) == 1
+
+
+def test_an_untrusted_certificate_is_refused_at_once(tmp_path: Path, smtp_tls: tuple[Mailbox, str]) -> None:
+    box, url = smtp_tls
+    settings = make_settings(tmp_path, {**mail_env(box), "GROWTH_SMTP_URL": url})
+    with pytest.raises(DeliveryError, match=r"email:ops@example.com refused the message: TLS certificate not trusted"):
+        ledger.deliver(settings, daily_report(), policy=FAST)
+    assert box.logins == [] and box.received == []
 
 
 def test_an_smtp_deferral_is_retried_and_delivered_once(tmp_path: Path, smtp: Mailbox) -> None:
