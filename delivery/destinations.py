@@ -208,7 +208,7 @@ def parse_recipients(raw: str, *, variable: str) -> tuple[str, ...]:
 def parse_http_url(raw: str, *, variable: str) -> tuple[str, str, int]:
     """(url, host, port) of an http(s) endpoint; errors never echo the URL (its path may be a token)."""
     url = raw.strip()
-    parts, port = _split_url(url, variable, ("http", "https"), "an http:// or https:// URL")
+    parts, port = _split_url(url, variable, ("http", "https"), "expected http(s)://host[:port]/path")
     if any(ch.isspace() for ch in url):
         raise ConfigError(f"{variable} must not contain spaces")
     return url, str(parts.hostname), port or (443 if parts.scheme.lower() == "https" else 80)
