@@ -1,7 +1,7 @@
 """Build speed: a realistic raw layer written straight into DuckDB, then `growth build`.
 
     python benchmarks/build.py [--users 1000000] [--events 50000000]
-        [--without-experiments] [--without-segments]
+        [--without-experiments] [--without-segments] [--raw-cache FILE] [--nodes N]
 
 Writes the raw layer with SQL (no Kafka, so it takes seconds): every user signs up (with a
 campaign touch for most), then has activity events in visits over the following 60 days
@@ -50,6 +50,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import argparse
 import json
 import resource
+import shutil
 import tempfile
 import time
 from typing import Any
@@ -416,6 +417,13 @@ def main() -> None:
     )
     parser.add_argument("--dir", type=Path, default=None, help="where to put the warehouse (default: a temp dir)")
     parser.add_argument(
+        "--raw-cache",
+        type=Path,
+        default=None,
+        help="a copy of the raw layer: reused when the file exists (same sizes), written there when not",
+    )
+    parser.add_argument("--nodes", type=int, default=8, help="how many of the slowest nodes to print")
+    parser.add_argument(
         "--without-experiments",
         action="store_true",
         help="leave the experiment models out of both builds (what the experiment analysis adds to a build)",
@@ -432,12 +440,17 @@ def main() -> None:
     exclude = " ".join(excluded) or None
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         settings = Settings(warehouse=Path(tmp) / "warehouse.duckdb")
-        timed(
-            f"write raw layer ({args.users:,} users, {args.events:,} events)",
-            lambda: write_raw(
-                settings.warehouse, args.users, args.events, sessions=None if args.spread else args.sessions
-            ),
-        )
+        if args.raw_cache and args.raw_cache.exists():
+            timed(f"copy raw layer from {args.raw_cache}", lambda: shutil.copyfile(args.raw_cache, settings.warehouse))
+        else:
+            timed(
+                f"write raw layer ({args.users:,} users, {args.events:,} events)",
+                lambda: write_raw(
+                    settings.warehouse, args.users, args.events, sessions=None if args.spread else args.sessions
+                ),
+            )
+            if args.raw_cache:
+                shutil.copyfile(settings.warehouse, args.raw_cache)
 
         def baseline() -> None:
             # The groups are counted inside DuckDB: fetching ~12M rows into Python tuples
@@ -450,7 +463,7 @@ def main() -> None:
 
         a = timed("(a) baseline distinct (user, date) pass", baseline)
         b = timed("(b) full growth build", lambda: run_build(settings, exclude=exclude, quiet=True))
-        print(f"    slowest: {slowest_nodes(settings)}")
+        print(f"    slowest: {slowest_nodes(settings, args.nodes)}")
         print(f"    {segment_share(settings)}")
         if "fct_retention_by_segment" in segment_nodes(settings)[2]:
             print(f"    segments: {segment_summary(settings)}")
@@ -462,7 +475,7 @@ def main() -> None:
             lambda: write_raw(settings.warehouse, args.users, extra, first=args.events, next_day=True),
         )
         c = timed("(c) growth build after the append", lambda: run_build(settings, exclude=exclude, quiet=True))
-        print(f"    slowest: {slowest_nodes(settings)}")
+        print(f"    slowest: {slowest_nodes(settings, args.nodes)}")
         print(f"    {segment_share(settings)}")
         peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 / 1024
         left_out = " and ".join(

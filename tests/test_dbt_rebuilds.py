@@ -95,6 +95,8 @@ COMPARED = [("marts", mart) for mart in CONTRACT_MARTS] + [
     ("intermediate", "int_experiment_user_outcomes"),
     ("intermediate", "int_experiment_metric_stats"),
     ("intermediate", "int_user_feature_weeks"),
+    ("intermediate", "int_user_feature_firsts"),
+    ("intermediate", "int_user_properties"),
 ]
 
 
@@ -146,6 +148,8 @@ INCREMENTAL_MODELS = {
     "int_conversion_events",
     "int_experiment_exposures",
     "int_user_feature_weeks",
+    "int_user_feature_firsts",
+    "int_user_properties",
 }
 
 
@@ -298,6 +302,14 @@ def test_late_identify_and_group_calls_move_users_between_segments(
             "where user_key = 'u2' and event_name = 'Automation Created'"
         ).fetchall()
         assert feature_weeks == [(date(2026, 3, 2), 2)]
+        # ... and, being earlier, becomes the first use of the week and of the feature.
+        firsts = con.execute(
+            "select strftime(w.first_used_at at time zone 'UTC', '%m-%d %H:%M'), "
+            "strftime(f.first_used_at at time zone 'UTC', '%m-%d %H:%M'), f.first_week_start "
+            "from intermediate.int_user_feature_weeks as w join intermediate.int_user_feature_firsts as f "
+            "using (user_key, event_name) where user_key = 'u2' and event_name = 'Automation Created'"
+        ).fetchall()
+        assert firsts == [("03-05 09:30", "03-05 09:30", date(2026, 3, 2))]
     finally:
         con.close()
     # Every user in one segment per dimension: trait_plan has trial and (none) after the move.
@@ -330,6 +342,18 @@ def test_a_var_change_is_noticed_without_full_refresh(tmp_path: Path) -> None:
     assert signup_date(settings, "u1") == date(2026, 3, 3)
     run_build(settings, quiet=True)  # back to the defaults, still without --full-refresh
     assert signup_date(settings, "u1") == date(2026, 3, 2)
+    # Fewer traits: int_user_properties (incremental) rebuilds with its new columns.
+    run_build(settings, vars={"user_traits": ["plan"]}, quiet=True)
+    assert build_runs(settings.warehouse)["int_user_properties"] is True
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        assert con.execute(
+            "select column_name from information_schema.columns "
+            "where table_name = 'int_user_properties' and column_name like '%trait%' order by 1"
+        ).fetchall() == [("latest_trait_plan",), ("trait_plan",)]
+        assert con.execute("select trait_plan from marts.dim_users where user_key = 'u1'").fetchone() == ("free",)
+    finally:
+        con.close()
 
 
 def signup_date(settings: Settings, user: str) -> date:

@@ -76,7 +76,8 @@
         user_key,
         event_name,
         {{ trunc_date('week', 'event_date') }} as week_start,
-        cast(count(*) as bigint) as uses
+        cast(count(*) as bigint) as uses,
+        min(event_at) as first_used_at
     from ({{ events_sql }}) as events
     group by 1, 2, 3
 {%- endmacro %}
@@ -101,4 +102,15 @@
             then array_to_string(list_transform(string_split({{ expr }}, 'ß'), lambda part: upper(part)), 'ß')
         else upper({{ expr }})
     end
+{%- endmacro %}
+
+{#- int_user_feature_firsts' rows for the rows of int_user_feature_weeks in `weeks_sql`. -#}
+{% macro feature_firsts(weeks_sql) -%}
+    select
+        user_key,
+        event_name,
+        min(first_used_at) as first_used_at,
+        min(week_start) as first_week_start
+    from ({{ weeks_sql }}) as weeks
+    group by 1, 2
 {%- endmacro %}

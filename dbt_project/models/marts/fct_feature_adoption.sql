@@ -28,33 +28,23 @@ weeks as (
 
 ),
 
-{#- One row per (feature, user, week of use): every count below reads these. #}
-feature_user_weeks as (
-
-    select features.feature, feature_weeks.user_key, feature_weeks.week_start
-    from {{ ref('int_user_feature_weeks') }} as feature_weeks
-    join features on features.event_name = feature_weeks.event_name
-
-),
-
+{#- int_user_feature_weeks has one row per (user, event, week of use). #}
 feature_weeks as (
 
-    select feature, week_start, count(*) as feature_users
-    from feature_user_weeks
-    group by feature, week_start
+    select features.feature, feature_weeks.week_start, count(*) as feature_users
+    from {{ ref('int_user_feature_weeks') }} as feature_weeks
+    join features on features.event_name = feature_weeks.event_name
+    group by features.feature, feature_weeks.week_start
 
 ),
 
-{#- A user's first use of a feature ever falls in the first week they used it. #}
+{#- A user's first use of a feature ever falls in the week of their first use of its event. #}
 first_uses as (
 
-    select feature, first_week as week_start, count(*) as new_adopters
-    from (
-        select feature, user_key, min(week_start) as first_week
-        from feature_user_weeks
-        group by feature, user_key
-    ) as adopters
-    group by feature, first_week
+    select features.feature, firsts.first_week_start as week_start, count(*) as new_adopters
+    from {{ ref('int_user_feature_firsts') }} as firsts
+    join features on features.event_name = firsts.event_name
+    group by features.feature, firsts.first_week_start
 
 )
 

@@ -7,8 +7,9 @@
   feature_early_days x 24 h). Week-4 retention: the share of the group active on a date d
   with 28 <= d - signup_date <= 34.
 
-  The early window is decided on the events themselves, at their instants: only the
-  qualifying users' activity track events inside their windows are kept.
+  The early window is decided at the events' instants: by the first use of each
+  (user, event) in int_user_feature_firsts, and, where that first use precedes signup, by
+  the user's events of that name inside the window.
 -#}
 {%- set early_days = whole_number_var('feature_early_days', 0) %}
 with
@@ -49,16 +50,41 @@ week_4_retained as (
 
 ),
 
+{#- A feature whose first use falls inside the window was adopted early; one first used
+    before signup (an event stitched to the user from before it) was adopted early when
+    one of its events falls inside the window, which only those users' events decide. #}
+early_firsts as (
+
+    select
+        features.feature,
+        features.event_name,
+        qualifying.user_key,
+        qualifying.signed_up_at,
+        qualifying.window_end_at,
+        firsts.first_used_at >= qualifying.signed_up_at as is_first_use_after_signup
+    from qualifying
+    join {{ ref('int_user_feature_firsts') }} as firsts
+        on firsts.user_key = qualifying.user_key
+        and firsts.first_used_at < qualifying.window_end_at
+    join features on features.event_name = firsts.event_name
+
+),
+
 early_adoptions as (
 
-    select distinct features.feature, qualifying.user_key
-    from qualifying
+    select feature, user_key
+    from early_firsts
+    where is_first_use_after_signup
+    union
+    select early_firsts.feature, early_firsts.user_key
+    from early_firsts
     join {{ ref('int_events_attributed') }} as events
-        on events.user_key = qualifying.user_key
-        and events.event_at >= qualifying.signed_up_at
-        and events.event_at < qualifying.window_end_at
-    join features on features.event_name = events.event_name
-    where events.is_activity and events.event_type = 'track'
+        on events.user_key = early_firsts.user_key
+        and events.event_name = early_firsts.event_name
+        and events.event_at >= early_firsts.signed_up_at
+        and events.event_at < early_firsts.window_end_at
+    where not early_firsts.is_first_use_after_signup
+        and events.is_activity and events.event_type = 'track'
 
 ),
 

@@ -18,16 +18,12 @@ from (
 {%- else %}
 with
 
-{#- Distinct users per event name, as a grouping then a count (cheaper here than count(distinct)). #}
+{#- Users per event name: int_user_feature_firsts has one row per (user, event). #}
 usage as (
 
     select event_name, count(*) as users
-    from (
-        select event_name, user_key
-        from {{ ref('int_user_feature_weeks') }}
-        where event_name not in {{ sql_string_list([var('signup_event'), var('purchase_event')]) }}
-        group by event_name, user_key
-    ) as users_of_events
+    from {{ ref('int_user_feature_firsts') }}
+    where event_name not in {{ sql_string_list([var('signup_event'), var('purchase_event')]) }}
     group by event_name
 
 ),

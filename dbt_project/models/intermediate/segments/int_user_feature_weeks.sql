@@ -1,10 +1,11 @@
 {#-
   One row per (user, track event name, week) in which the user had activity events of that
   name (segments.md "Feature adoption": a user uses a feature on a date when they have an
-  activity event that is a track event named the feature's event), and how many. Weeks,
+  activity event that is a track event named the feature's event), how many, and the
+  instant of the first (int_user_feature_firsts reads it). Weeks,
   not dates: adoption is counted per week, and a week holds about half the rows of its
   days. The features are chosen downstream (int_features), so every track event name is
-  kept. The early window of fct_feature_retention needs instants and reads the events.
+  kept.
 
   Incremental: the activity events attributed since the last run add to the stored rows of
   their (user, event, week); users who gained or lost events by re-attribution are deleted
@@ -54,7 +55,8 @@ folded as (
         batch_weeks.user_key,
         batch_weeks.event_name,
         batch_weeks.week_start,
-        batch_weeks.uses + coalesce(stored.uses, 0) as uses
+        batch_weeks.uses + coalesce(stored.uses, 0) as uses,
+        coalesce(least(stored.first_used_at, batch_weeks.first_used_at), batch_weeks.first_used_at) as first_used_at
     from batch_weeks
     left join {{ this }} as stored
         on stored.user_key = batch_weeks.user_key
