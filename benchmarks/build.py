@@ -307,6 +307,7 @@ SEGMENT_MODELS = (
     "int_user_properties",
     "int_user_segments",
     "int_user_feature_weeks",
+    "int_user_feature_firsts",
     "int_features",
     "int_account_days_active",
     "dim_accounts",
