@@ -61,7 +61,7 @@ def _settings(**options: Any) -> Settings:
     return load_settings(kafka_config=kafka_config, **options)
 
 
-OWN_LOGGERS = ("warehouse", "ingest", "transforms", "devkit", "analysts", "orchestration")
+OWN_LOGGERS = ("warehouse", "ingest", "transforms", "devkit", "analysts", "delivery", "orchestration")
 
 
 class _OwnRecords(logging.Filter):
@@ -244,12 +244,30 @@ def build(
 
 
 @app.command()
-def report(out_dir: ReportDir = None, warehouse: Warehouse = None) -> None:
-    """Render the growth report (HTML with charts) from the analyst snapshot."""
-    from analysts.report import render_report
-
+def report(
+    out_dir: ReportDir = None,
+    warehouse: Warehouse = None,
+    send: Annotated[
+        bool, typer.Option("--send", help="Deliver it (email, Slack, webhook), once per period and destination.")
+    ] = False,
+    period: Annotated[
+        str, typer.Option("--period", help="daily (the last complete day) or weekly (the last complete week)")
+    ] = "daily",
+) -> None:
+    """Render the growth report (HTML with charts) from the analyst snapshot; --send delivers it."""
+    if period not in ("daily", "weekly"):
+        raise typer.BadParameter(f"must be daily or weekly, not {period!r}", param_hint="--period")
     settings = _settings(warehouse=warehouse, report_dir=out_dir)
-    out.print(f"report: {render_report(settings).resolve()}")
+    if not send:
+        from analysts.report import render_report
+
+        out.print(f"report: {render_report(settings, weekly=period == 'weekly').resolve()}")
+        return
+    from orchestration.report_delivery import grain_of, send_report
+
+    sent = send_report(settings, grain_of(period))
+    out.print(f"report: {sent.path.resolve()}")
+    out.print(sent.outcome.summary(), highlight=False, soft_wrap=True)
 
 
 @app.command()

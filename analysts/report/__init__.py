@@ -11,6 +11,7 @@ import html
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from analysts.report.charts import CHARTS
 from analysts.report.experiments import experiment_charts
 from analysts.report.segments import segment_charts
 from analysts.report.style import Chart, wrap
-from analysts.report.tiles import headline_tiles, tiles_html
+from analysts.report.tiles import TileGroup, headline_tiles, tiles_html
 from warehouse.errors import GrowthError
 from warehouse.settings import Settings
 
@@ -136,6 +137,29 @@ def _section(chart: Chart, first: bool, exported: bool) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """One rendered report: its page, what its tiles and charts say, whether the PNGs exist.
+
+    ``exported`` is True when every drawn chart has ``<folder>/<key>.png`` (Chromium found).
+    """
+
+    path: Path  # <out>/<date>[-weekly]/index.html
+    root: Path  # <out>
+    tiles: tuple[TileGroup, ...]
+    charts: tuple[Chart, ...]
+    exported: bool
+    currency: str
+
+    @property
+    def drawn(self) -> tuple[Chart, ...]:
+        """The charts with a figure, in page order (the others are a takeaway only)."""
+        return tuple(chart for chart in self.charts if chart.figure is not None)
+
+    def png(self, chart: Chart) -> Path:
+        return self.path.parent / f"{chart.key}.png"
+
+
 def render_report(settings: Settings, out_dir: Path | None = None, *, weekly: bool = False) -> Path:
     """Write today's report from the analyst snapshot; returns the path of its index.html.
 
@@ -143,6 +167,11 @@ def render_report(settings: Settings, out_dir: Path | None = None, *, weekly: bo
     is copied to ``<out>/latest/``, and ``<out>/index.html`` lists every past report.
     Operational trouble (no Chromium for the PNG exports) goes to the log, never the page.
     """
+    return render(settings, out_dir, weekly=weekly).path
+
+
+def render(settings: Settings, out_dir: Path | None = None, *, weekly: bool = False) -> Rendered:
+    """:func:`render_report`, returning what was rendered (for delivery: tiles, charts, PNGs)."""
     snapshot = settings.published
     if not snapshot.exists():
         raise GrowthError(f"no analyst snapshot at {snapshot}: run `growth build` and `growth publish` first")
@@ -175,7 +204,7 @@ def render_report(settings: Settings, out_dir: Path | None = None, *, weekly: bo
     shutil.rmtree(latest, ignore_errors=True)
     shutil.copytree(folder, latest)
     _write_index(root)
-    return path
+    return Rendered(path, root, tuple(tiles), tuple(charts), exported, currency)
 
 
 def _export_pngs(charts: list[Chart], folder: Path, browser_path: str | None) -> bool:
