@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from dagster import materialize
+from dagster import build_schedule_context, materialize
 
 from devkit.broker import BrokerInfo, free_port
 from devkit.simulator import simulate
@@ -56,9 +56,20 @@ def test_definitions_load_with_every_dbt_model_and_the_schedules() -> None:
         key.to_user_string() for key in hourly
     }
     assert "growth_report" not in {key.to_user_string() for key in hourly}
-    # every asset that writes the warehouse is in the `warehouse` pool; the report only reads the snapshot
+    # every asset that writes the warehouse is in the `warehouse` pool, the report too: it records
+    # its deliveries in ops.deliveries
     pools = {node.op.name: node.op.pool for node in defs.assets or [] if hasattr(node, "op")}
-    assert pools.pop("growth_report") is None and set(pools.values()) == {"warehouse"}
+    assert set(pools.values()) == {"warehouse"} and "growth_report" in pools
+    # the report schedules deliver the last complete day's and week's report (run config)
+    ticks = {
+        schedule.name: schedule.evaluate_tick(build_schedule_context()).run_requests or []
+        for schedule in defs.schedules
+        if schedule.name in ("daily_report", "weekly_report")
+    }
+    assert {name: [request.run_config for request in requests] for name, requests in ticks.items()} == {
+        "daily_report": [{"ops": {"growth_report": {"config": {"period": "daily"}}}}],
+        "weekly_report": [{"ops": {"growth_report": {"config": {"period": "weekly"}}}}],
+    }
     # dbt models are grouped by layer, the folder under models/ (not Dagster's "default")
     groups = growth_dbt_models.group_names_by_key
     layers = {

@@ -8,12 +8,14 @@ import duckdb
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    Config,
     MaterializeResult,
     MetadataValue,
     ScheduleDefinition,
     asset,
     define_asset_job,
 )
+from pydantic import Field
 
 from analysts.publish import publish_snapshot
 from analysts.report import headline_numbers, render_report
@@ -22,6 +24,7 @@ from orchestration.defs.experiments import EXPERIMENT_MARTS
 from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.resources import GrowthResource
 from orchestration.defs.schedules import scheduled
+from orchestration.report_delivery import grain_of, send_report
 from warehouse.settings import Settings
 
 # The snapshot publishes after the transforms too (the pipeline's order: build → transforms
@@ -40,20 +43,49 @@ def analyst_snapshot(growth: GrowthResource) -> MaterializeResult:
     return MaterializeResult(metadata={"path": MetadataValue.path(str(path))})
 
 
+class ReportConfig(Config):
+    """Which report a run renders and whether it delivers it (docs/delivery.md, "Reports")."""
+
+    period: str = Field(
+        default="",
+        description="daily or weekly; empty: weekly when the run is tagged report=weekly, else daily",
+    )
+    send: bool = Field(
+        default=True,
+        description="deliver the report to the configured destinations (none configured: nothing is sent)",
+    )
+
+
+def report_config(period: str) -> dict[str, Any]:
+    """The run config of a report run for ``period`` (what the schedules pass)."""
+    return {"ops": {"growth_report": {"config": {"period": period}}}}
+
+
 @asset(
     group_name="analysts",
     deps=[analyst_snapshot],
-    description="The HTML growth report with Plotly charts, rendered from the analyst snapshot "
-    "(runs tagged report=weekly write reports/<date>-weekly/).",
+    pool=WAREHOUSE_POOL,  # delivering writes ops.deliveries in the warehouse
+    description="The HTML growth report with Plotly charts, rendered from the analyst snapshot and delivered "
+    "once per period to the configured destinations (config period daily|weekly; weekly runs write "
+    "reports/<date>-weekly/).",
 )
-def growth_report(context: AssetExecutionContext, growth: GrowthResource) -> MaterializeResult:
+def growth_report(context: AssetExecutionContext, config: ReportConfig, growth: GrowthResource) -> MaterializeResult:
     settings = growth.settings()
-    weekly = context.run.tags.get("report") == "weekly"
-    path = render_report(settings, weekly=weekly)
+    grain = grain_of(config.period or ("weekly" if context.run.tags.get("report") == "weekly" else "daily"))
+    delivery: str | None = None
+    if config.send:
+        sent = send_report(settings, grain)
+        path, delivery = sent.path, sent.outcome.summary()
+        context.log.info(f"delivery: {delivery}")
+    else:
+        path = render_report(settings, weekly=grain == "weekly")
     with duckdb.connect(str(settings.published), read_only=True) as con:
         numbers = headline_numbers(con)
     context.log.info(f"growth report written to {path}")
-    return MaterializeResult(metadata=report_metadata(path, numbers))
+    metadata = report_metadata(path, numbers)
+    if delivery is not None:
+        metadata["delivery"] = MetadataValue.text(delivery)
+    return MaterializeResult(metadata=metadata)
 
 
 def report_metadata(path: Path, numbers: dict[str, Any]) -> dict[str, Any]:
@@ -80,18 +112,27 @@ def report_metadata(path: Path, numbers: dict[str, Any]) -> dict[str, Any]:
 report_job = define_asset_job(
     "report_job",
     selection=["growth_report"],
-    description="Render the growth report from the analyst snapshot (tag report=weekly for the weekly one).",
+    description="Render the growth report from the analyst snapshot and deliver it "
+    "(config period daily|weekly; the weekly schedule's runs are also tagged report=weekly).",
 )
 
 
 def report_schedules(settings: Settings) -> list[ScheduleDefinition]:
+    """The daily report (the last complete day) and the weekly one (the last complete week), each delivered."""
     return [
-        scheduled(report_job, name="daily_report", cron_env="GROWTH_DAILY_REPORT_CRON", settings=settings),
+        scheduled(
+            report_job,
+            name="daily_report",
+            cron_env="GROWTH_DAILY_REPORT_CRON",
+            settings=settings,
+            run_config=report_config("daily"),
+        ),
         scheduled(
             report_job,
             name="weekly_report",
             cron_env="GROWTH_WEEKLY_REPORT_CRON",
             settings=settings,
             tags={"report": "weekly"},
+            run_config=report_config("weekly"),
         ),
     ]

@@ -7,7 +7,7 @@ a run starts.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dagster import ScheduleDefinition
 
@@ -31,6 +31,7 @@ def scheduled(
     cron_env: str,
     settings: Settings,
     tags: dict[str, str] | None = None,
+    run_config: dict[str, Any] | None = None,
 ) -> ScheduleDefinition:
     """``job`` on the cron of ``cron_env`` (or its default), in GROWTH_SCHEDULE_TIMEZONE (UTC)."""
     return ScheduleDefinition(
@@ -39,4 +40,5 @@ def scheduled(
         cron_schedule=settings.tuned(cron_env, DEFAULT_CRONS[cron_env]),
         execution_timezone=settings.tuned("GROWTH_SCHEDULE_TIMEZONE", "UTC"),
         tags=tags,
+        run_config=run_config,
     )
