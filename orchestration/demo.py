@@ -82,7 +82,8 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: C
     finally:
         broker.stop()
     ingested = run.asset_materializations_for_node("raw_events")[0].metadata
-    report = Path(str(run.asset_materializations_for_node("growth_report")[0].metadata["path"].value))
+    report_metadata = run.asset_materializations_for_node("growth_report")[0].metadata
+    report = Path(str(report_metadata["path"].value))
     with duckdb.connect(str(settings.published), read_only=True) as con:
         numbers = headline_numbers(con)
     console.rule("[bold]summary")
@@ -96,5 +97,7 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: C
     )
     console.print(f"warehouse {settings.warehouse}; analyst snapshot {settings.published}")
     console.print(f"Dagster: `make ui` shows this run ({settings.dagster_instance_dir})")
+    if "delivery" in report_metadata:  # offline unless GROWTH_* destinations are set (docs/delivery.md)
+        console.print(f"delivery: {report_metadata['delivery'].value}", highlight=False)
     console.print(f"[bold]report: {report.resolve()}")
     return report
