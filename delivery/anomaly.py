@@ -313,9 +313,13 @@ class Alert:
         }
 
 
-def _fmt(value: float, kind: MonitorKind) -> str:
+def format_value(value: float, kind: MonitorKind) -> str:
+    """A monitor's value as people read it: a ratio as a percentage, money with cents, a count whole."""
     if kind == "ratio":
         return f"{value:.1%}"
     if kind == "money":
         return f"{value:,.2f}"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+_fmt = format_value

@@ -136,6 +136,24 @@ def simulate(
     users: Annotated[int, typer.Option("--users", min=1, help="Number of users who sign up.")] = 2000,
     days: Annotated[int, typer.Option("--days", min=1, help="Days of history.")] = 90,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same events).")] = 42,
+    signup_outage: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--signup-outage",
+            metavar="DATE[:CHANNEL[:LOSS]]",
+            help="Plant a signup outage: CHANNEL (google) loses LOSS (1.0) of its signups on DATE, "
+            "the other channels 60% (repeatable).",
+        ),
+    ] = None,
+    activation_regression: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--activation-regression",
+            metavar="DATE[:CHANNEL[:FACTOR]]",
+            help="Plant an activation regression: users of CHANNEL (facebook) who sign up from DATE on "
+            "activate FACTOR (0.4) times as often (repeatable).",
+        ),
+    ] = None,
     spend_dir: SpendDir = None,
     bootstrap_servers: Bootstrap = None,
     topic: Topic = None,
@@ -144,7 +162,18 @@ def simulate(
 ) -> None:
     """Produce a believable product's events to Kafka and write matching spend CSVs."""
     from devkit.simulator import simulate as run_simulation
+    from devkit.simulator.incidents import ActivationRegression, Incident, SignupOutage, parse_incident
 
+    incidents: list[Incident] = []
+    for kind, option, texts in (
+        (SignupOutage, "--signup-outage", signup_outage),
+        (ActivationRegression, "--activation-regression", activation_regression),
+    ):
+        for text in texts or ():
+            try:
+                incidents.append(parse_incident(kind, text))
+            except ValueError as exc:
+                raise GrowthError(f"{option} {text}: {exc}") from None
     settings = _settings(
         warehouse=warehouse,
         bootstrap_servers=bootstrap_servers,
@@ -152,7 +181,7 @@ def simulate(
         kafka_config=kafka_config,
         spend_dir=spend_dir,
     )
-    summary = run_simulation(settings, users=users, days=days, seed=seed)
+    summary = run_simulation(settings, users=users, days=days, seed=seed, incidents=tuple(incidents))
     out.print(
         f"produced {summary.events_produced:,} records for {summary.users:,} users "
         f"({summary.first_date} to {summary.last_date}) to topic {settings.topic} "
@@ -312,6 +341,34 @@ def experiments(
     from analysts.experiments import show_experiments
 
     show_experiments(_settings(), experiment_id, as_json=as_json, console=out)
+
+
+@app.command()
+def alerts(
+    date: Annotated[
+        str | None, typer.Option("--date", metavar="YYYY-MM-DD", help="Day to judge [default: the last complete day].")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be sent to which destination; send nothing.")
+    ] = False,
+    warehouse: Warehouse = None,
+) -> None:
+    """Evaluate the metric monitors and deliver each alert once to the alert destinations."""
+    import datetime as dt
+
+    from orchestration.alerts import run_alerts
+
+    day = None
+    if date is not None:
+        try:
+            day = dt.date.fromisoformat(date)
+        except ValueError:
+            raise GrowthError(f"--date {date!r} is not a date (YYYY-MM-DD)") from None
+    run = run_alerts(_settings(warehouse=warehouse), day, dry_run=dry_run)
+    for line in run.lines():
+        out.print(line, highlight=False, soft_wrap=True, markup=False)
+    if run.failed:
+        raise GrowthError(f"{len(run.failed)} alert deliveries failed: {'; '.join(run.failed)}")
 
 
 @app.command()

@@ -17,6 +17,7 @@ import orjson
 
 from devkit.simulator.events import Event, user_events, visitor_events
 from devkit.simulator.experiments import EXPOSURE_EVENT, assign, effects_of, exposures
+from devkit.simulator.incidents import Incident, apply_outages, regressed
 from devkit.simulator.model import CHANNELS, DayPlan, draw_life, plan_days
 from devkit.simulator.properties import decorate, draw_profile, property_events, user_profile
 
@@ -42,13 +43,14 @@ class Simulation:
     duplicate_share: float = DUPLICATE_SHARE
     malformed_share: float = MALFORMED_SHARE
     properties: bool = True  # traits, platform, country, accounts and features (properties.py)
+    incidents: tuple[Incident, ...] = ()  # planted signup outages and activation regressions (incidents.py)
 
     @property
     def first_date(self) -> date:
         return self.end_date - timedelta(days=self.days - 1)
 
     def plan(self) -> list[DayPlan]:
-        return plan_days(self.users, self.days, self.seed, self.end_date)
+        return apply_outages(plan_days(self.users, self.days, self.seed, self.end_date), self.incidents, self.seed)
 
     def events(self) -> Iterator[Event]:
         """Every event payload (no duplicates, no malformed records), user by user."""
@@ -75,7 +77,8 @@ class Simulation:
                     number += 1
                     rng = random.Random(f"{self.seed}:life:{number}")
                     assignments = assign(self.seed, number)
-                    life = draw_life(number, channels[source], plan.day, rng, effects_of(assignments))
+                    effects = regressed(effects_of(assignments), self.incidents, source, plan.day)
+                    life = draw_life(number, channels[source], plan.day, rng, effects)
                     events = user_events(self.seed, life, self.end_date)
                     if assignments:
                         events.extend(exposures(events, assignments, horizon))

@@ -14,6 +14,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from devkit.simulator.generate import MALFORMED_SHARE, Simulation, default_end_date
+from devkit.simulator.incidents import Incident
 from devkit.simulator.spend import write_spend_csvs
 from warehouse.errors import BrokerError
 from warehouse.settings import Settings
@@ -67,14 +68,21 @@ def simulate(
     spend_dir: Path | None = None,
     show_progress: bool = True,
     malformed_share: float = MALFORMED_SHARE,
+    incidents: tuple[Incident, ...] = (),
 ) -> SimulationSummary:
     """Produce every simulated record (retries and malformed ones included) and write spend.
 
     ``malformed_share`` is the share of extra malformed records (invalid JSON, no messageId,
     not UTF-8) mixed in so the quarantine has something to show; 0 turns them off.
+    ``incidents`` plants signup outages and activation regressions (incidents.py); none by default.
     """
     simulation = Simulation(
-        users=users, days=days, seed=seed, end_date=end_date or default_end_date(), malformed_share=malformed_share
+        users=users,
+        days=days,
+        seed=seed,
+        end_date=end_date or default_end_date(),
+        malformed_share=malformed_share,
+        incidents=incidents,
     )
     started = time.monotonic()
     spend_files = write_spend_csvs(simulation.plan(), spend_dir or settings.spend_dir)
