@@ -7,6 +7,7 @@ writer lock as a second line, so runs that write the warehouse never overlap.
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
+from orchestration.defs.alerts import growth_alerts, notify_run_failure_sensor
 from orchestration.defs.dbt import dbt_resource, growth_dbt_models
 from orchestration.defs.experiments import experiment_results
 from orchestration.defs.ingest import ingest_job, ingest_schedules, marketing_spend, raw_events
@@ -23,10 +24,12 @@ from warehouse.settings import load_settings
 
 hourly_job = define_asset_job(
     "ingest_build_snapshot_job",
-    selection=AssetSelection.assets(raw_events, marketing_spend, predictive_ltv, experiment_results, analyst_snapshot)
+    selection=AssetSelection.assets(
+        raw_events, marketing_spend, predictive_ltv, experiment_results, analyst_snapshot, growth_alerts
+    )
     | AssetSelection.assets(growth_dbt_models),
     description="Ingest events and spend, build every dbt model with its tests, refit the transforms, "
-    "analyse the experiments, publish the analyst snapshot.",
+    "analyse the experiments, publish the analyst snapshot, judge the monitors and deliver their alerts.",
 )
 # The one place the code location reads its settings when it loads: the schedules' crons.
 settings = load_settings()
@@ -39,6 +42,7 @@ ASSETS = [
     experiment_results,
     analyst_snapshot,
     growth_report,
+    growth_alerts,
 ]
 
 defs = Definitions(
@@ -49,5 +53,6 @@ defs = Definitions(
         scheduled(hourly_job, name="hourly_ingest_build_snapshot", cron_env="GROWTH_HOURLY_CRON", settings=settings),
         *report_schedules(settings),
     ],
+    sensors=[notify_run_failure_sensor],
     resources={"growth": GrowthResource(), "dbt": dbt_resource()},
 )
