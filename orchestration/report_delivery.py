@@ -78,7 +78,7 @@ def report_message_of(report: Digest, period: Period, destinations: Destinations
         period,
         title=TITLES[period.grain],
         headline=report.headline,
-        charts=[Chart(chart.title, chart.takeaway, chart.png) for chart in report.charts],
+        charts=[Chart(chart.title, chart.takeaway, chart.png or b"") for chart in report.charts],
         report_html=report.html,
         report_filename=f"growth-report-{period.grain}-{period.start.isoformat()}.html",
         report_url=report_link(destinations.report_url, report.relative),
@@ -100,7 +100,8 @@ def send_report(settings: Settings, grain: Grain, out_dir: Path | None = None) -
     Destinations are read first (a malformed GROWTH_* variable fails before any work); with
     none configured the report is still rendered and nothing is sent (the outcome says so).
     Mail shows the charts as PNGs, so mail with drawn charts that could not be exported
-    (no Chromium) is refused rather than sent without its pictures.
+    (no Chromium) is refused rather than sent without its pictures; Slack and the webhook
+    carry the takeaways in words and go out without them.
     """
     destinations = load_destinations(settings)
     period = report_period(settings, grain)
@@ -109,7 +110,7 @@ def send_report(settings: Settings, grain: Grain, out_dir: Path | None = None) -
     mail = any(isinstance(target, EmailDestination) for target in destinations.report)
     if mail and not report.exported:
         raise GrowthError(
-            f"the report's {report.drawn} charts were not exported as PNG, which mail needs: install Debian's "
+            f"the report's {len(report.charts)} charts were not exported as PNG, which mail needs: install Debian's "
             "chromium or set BROWSER_PATH (the report is at "
             f"{rendered.path}); nothing sent"
         )

@@ -8,26 +8,20 @@ back; pytest-httpserver plays Slack and the webhook. The warehouse is a real Duc
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import json
 import logging
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -47,6 +41,7 @@ from delivery.message import Alert, Chart, Message, Period, alert_message, repor
 from delivery.slack import slack_payload
 from delivery.transport import RetryPolicy
 from delivery.webhook import webhook_document
+from tests._mail import Mailbox, free_port, serving
 from warehouse.connection import writing
 from warehouse.errors import ConfigError
 from warehouse.settings import Settings, load_settings
@@ -66,53 +61,7 @@ SERVER_LOGGERS = ("werkzeug", "mail.log", "asyncio")  # the test servers' own lo
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 
 
-# --- servers ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Mailbox:
-    """What the SMTP server received, and how it should answer the next DATA commands."""
-
-    host: str
-    port: int
-    received: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
-    answers: list[str] = field(default_factory=list)  # replies to DATA before accepting ("451 ...")
-    logins: list[tuple[str, bytes, bytes]] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.answers:
-            return self.answers.pop(0)
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.received.append((list(envelope.rcpt_tos), parsed))
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [mail for rcpts, mail in self.received if address in rcpts]
-
-
-@pytest.fixture(scope="session")
-def httpserver_listen_address() -> tuple[str, int]:
-    """pytest-httpserver on 127.0.0.1 (not "localhost"), so the webhook's public name is stable."""
-    return ("127.0.0.1", 0)
-
-
-@pytest.fixture
-def smtp() -> Iterator[Mailbox]:
-    """A plain SMTP server without AUTH."""
-    box = Mailbox("127.0.0.1", free_port())
-    controller = Controller(box, hostname=box.host, port=box.port)
-    controller.start()
-    try:
-        yield box
-    finally:
-        controller.stop()
+# --- servers (the plain SMTP server, `smtp`, and httpserver_listen_address are in conftest.py) ---
 
 
 @pytest.fixture
@@ -126,19 +75,8 @@ def smtp_auth() -> Iterator[Mailbox]:
         ok = (data.login, data.password) == (b"growth", PASSWORD.encode())
         return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535 itself
 
-    controller = Controller(
-        box,
-        hostname=box.host,
-        port=box.port,
-        authenticator=authenticator,
-        auth_required=True,
-        auth_require_tls=False,
-    )
-    controller.start()
-    try:
+    with serving(box, authenticator=authenticator, auth_required=True, auth_require_tls=False):
         yield box
-    finally:
-        controller.stop()
 
 
 @pytest.fixture(scope="session")
@@ -173,22 +111,13 @@ def smtp_tls(request: pytest.FixtureRequest, certificate: tuple[Path, Path]) -> 
 
     credentials = f"growth:{PASSWORD.replace('@', '%40')}"
     if request.param == "starttls":
-        controller = Controller(
-            box, hostname=box.host, port=box.port, tls_context=context, require_starttls=True,
-            authenticator=authenticator, auth_required=True,
-        )  # fmt: skip
+        options: dict[str, Any] = {"tls_context": context, "require_starttls": True}
         url = f"smtp://{credentials}@{box.host}:{box.port}?starttls=true"
-    else:
-        controller = Controller(
-            box, hostname=box.host, port=box.port, ssl_context=context, authenticator=authenticator,
-            auth_required=True, auth_require_tls=False,  # aiosmtpd does not count implicit TLS as TLS
-        )  # fmt: skip
+    else:  # aiosmtpd does not count implicit TLS as TLS
+        options = {"ssl_context": context, "auth_require_tls": False}
         url = f"smtps://{credentials}@{box.host}:{box.port}"
-    controller.start()
-    try:
+    with serving(box, authenticator=authenticator, auth_required=True, **options):
         yield box, url
-    finally:
-        controller.stop()
 
 
 def answer(server: HTTPServer, path: str, statuses: list[int], body: str = "") -> list[Request]:

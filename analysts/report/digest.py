@@ -20,11 +20,13 @@ from warehouse.errors import GrowthError
 
 @dataclass(frozen=True)
 class ChartImage:
-    """One chart as mail shows it: the exported PNG (title and takeaway drawn in), its words beside it."""
+    """One drawn chart as mail shows it: the exported PNG (title and takeaway drawn in), its words
+    beside it. ``png`` is None when the report's PNGs were not exported (no Chromium): Slack and
+    the webhook carry the words only and still have them."""
 
     title: str
     takeaway: str
-    png: bytes = field(repr=False)
+    png: bytes | None = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,8 @@ class Digest:
     path: Path  # the report's index.html
     relative: str  # its path under the report folder, e.g. ``2026-12-03/index.html`` (for GROWTH_REPORT_URL)
     headline: dict[str, str]  # label -> value as the page's tiles show it, in page order
-    charts: tuple[ChartImage, ...]  # every drawn chart, in page order; empty when the PNGs were not exported
+    charts: tuple[ChartImage, ...]  # every drawn chart, in page order
     exported: bool  # every drawn chart has its PNG (False: Chromium missing or the export failed)
-    drawn: int  # how many charts the report draws
     html: bytes = field(repr=False)  # the interactive report, one self-contained file
 
 
@@ -62,18 +63,17 @@ def headline(groups: tuple[TileGroup, ...] | list[TileGroup], currency: str) -> 
 def digest(rendered: Rendered) -> Digest:
     """The report's headline, chart images and page. Charts are read from the exported PNGs."""
     drawn = rendered.drawn
-    charts: tuple[ChartImage, ...] = ()
-    if rendered.exported:
-        try:
-            charts = tuple(ChartImage(c.title, c.takeaway, rendered.png(c).read_bytes()) for c in drawn)
-        except FileNotFoundError as exc:
-            raise GrowthError(f"the report's PNG {exc.filename} is missing: render the report again") from None
+    try:
+        charts = tuple(
+            ChartImage(c.title, c.takeaway, rendered.png(c).read_bytes() if rendered.exported else None) for c in drawn
+        )
+    except FileNotFoundError as exc:
+        raise GrowthError(f"the report's PNG {exc.filename} is missing: render the report again") from None
     return Digest(
         path=rendered.path,
         relative=rendered.path.relative_to(rendered.root).as_posix(),
         headline=headline(rendered.tiles, rendered.currency),
         charts=charts,
         exported=rendered.exported or not drawn,
-        drawn=len(drawn),
         html=rendered.path.read_bytes(),
     )
