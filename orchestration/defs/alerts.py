@@ -11,6 +11,7 @@ job, the run and the first line of the error. With no destination configured nei
 anything, and each says so in its log.
 """
 
+import re
 from typing import Any
 
 from dagster import (
@@ -40,6 +41,8 @@ MONITORED = [
     AssetKey(["intermediate", "int_conversion_events"]),
     AssetKey(["intermediate", "int_user_segments"]),
 ]
+# "dagster._core.definitions.events.Failure: ..." reads "Failure: ..."
+MODULE_PATH = re.compile(r"^(?:\w+\.)+(?=\w+: )")
 
 
 def alerts_metadata(run: AlertsRun) -> dict[str, Any]:
@@ -79,7 +82,7 @@ def failure_reason(context: RunFailureSensorContext) -> str:
             while error.cause is not None:
                 error = error.cause
             first = (error.message.strip().splitlines() or [error.cls_name or "unknown error"])[0]
-            return f"step {event.step_key}: {first}"
+            return f"step {event.step_key}: {MODULE_PATH.sub('', first)}"
     return context.failure_event.message or "the run failed"
 
 
