@@ -62,12 +62,6 @@ NORMAL = date(2026, 6, 25)  # a Thursday without incident
 HOOK_PATH = "/hooks/growth-SECRET"
 
 
-@pytest.fixture(scope="session")
-def httpserver_listen_address() -> tuple[str, int]:
-    """pytest-httpserver on 127.0.0.1, so the webhook's public name is webhook:127.0.0.1:<port>."""
-    return ("127.0.0.1", 0)
-
-
 @pytest.fixture(scope="module")
 def outage(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The simulated warehouse with the planted outage on OUTAGE, built once."""
