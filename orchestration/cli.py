@@ -290,12 +290,12 @@ def report(
     if not send:
         from analysts.report import render_report
 
-        out.print(f"report: {render_report(settings, weekly=period == 'weekly').resolve()}")
+        out.print(f"report: {render_report(settings, weekly=period == 'weekly').resolve()}", soft_wrap=True)
         return
     from orchestration.report_delivery import grain_of, send_report
 
     sent = send_report(settings, grain_of(period))
-    out.print(f"report: {sent.path.resolve()}")
+    out.print(f"report: {sent.path.resolve()}", highlight=False, soft_wrap=True)
     out.print(sent.outcome.summary(), highlight=False, soft_wrap=True)
 
 
