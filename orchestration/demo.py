@@ -98,7 +98,7 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: C
     console.print(f"warehouse {settings.warehouse}; analyst snapshot {settings.published}")
     console.print(f"Dagster: `make ui` shows this run ({settings.dagster_instance_dir})")
     if "delivery" in report_metadata:  # offline unless GROWTH_* destinations are set (docs/delivery.md)
-        console.print(f"delivery: {report_metadata['delivery'].value}", highlight=False)
+        console.print(f"delivery: {report_metadata['delivery'].value}", highlight=False, soft_wrap=True)
     for judged in run.asset_materializations_for_node("growth_alerts"):  # the monitors on the last complete day
         alerts, destinations = judged.metadata["alerts"].value, judged.metadata["destinations"].value
         console.print(f"alerts: {alerts} (destinations: {destinations}); `growth alerts --dry-run` lists them")

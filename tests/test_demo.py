@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,10 @@ def test_demo_runs_every_stage_and_prints_the_report_path(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr[-2000:]
     report = tmp_path / "reports" / "latest" / "index.html"
     assert report.exists() and "report: " in result.stdout
+    # offline: with no destination configured the report asset sends nothing and says so
+    assert re.search(
+        r"^delivery: report daily:\d{4}-\d\d-\d\d: no destination configured, nothing sent$", result.stdout, re.M
+    )
     with duckdb.connect(str(tmp_path / "data" / "published" / "warehouse.duckdb"), read_only=True) as con:
         [(users, predicted)] = con.execute(
             "select (select count(*) from marts.dim_users), (select count(*) from marts.fct_predicted_ltv)"
