@@ -70,13 +70,15 @@ early_firsts as (
 
 ),
 
+{#- One row per adoption: (user, event) is unique in int_user_feature_firsts, and the
+    second part holds the other (user, event) pairs only. #}
 early_adoptions as (
 
     select feature, user_key
     from early_firsts
     where is_first_use_after_signup
-    union
-    select early_firsts.feature, early_firsts.user_key
+    union all
+    select distinct early_firsts.feature, early_firsts.user_key
     from early_firsts
     join {{ ref('int_events_attributed') }} as events
         on events.user_key = early_firsts.user_key

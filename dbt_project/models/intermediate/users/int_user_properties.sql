@@ -3,13 +3,15 @@
   (segments.md "User properties"). trait_<name> is the usable value of the earliest identify
   event that has one, latest_trait_<name> that of the latest; account_id the groupId of
   the latest group event. Earliest and latest are in (timestamp, messageId) order; only
-  events with a user_key count (stitching gives an anonymous identify its user).
+  events with a user_key count (stitching gives an anonymous identify its user). Each value
+  is kept with the instant and messageId it came from (<column>_at, <column>_message_id),
+  so that later events fold into it.
 
-  Incremental: users with an identify or group event attributed since the last run, and
-  users who gained or lost events by re-attribution, are recomputed from all their identify
-  and group events (a small share of all events); the moved users' stored rows go first (a
-  pre-hook), so a user left without such events disappears. user_traits is part of the
-  incremental signature: changing it rebuilds the table.
+  Incremental: the identify and group events attributed since the last run fold into the
+  stored values (the earlier, or later, of the two candidates: macros/earliest.sql), so the
+  build reads only the new events; users who gained or lost events by re-attribution are
+  deleted first (a pre-hook) and recomputed from all their identify and group events.
+  user_traits is part of the incremental signature: changing it rebuilds the table.
 -#}
 {{ config(
     materialized='incremental',
@@ -18,61 +20,71 @@
     **incremental_hooks(plan=['delete_users_with_moved_events']),
 ) }}
 {%- set traits = user_traits() %}
-{%- set is_property_event = "event_type in ('identify', 'group') and user_key is not null" %}
+{#- (column, value, condition, latest): one candidate per output column. #}
+{%- set candidates = [] %}
+{%- for trait in traits %}
+    {%- do candidates.append(('trait_' ~ trait, 'trait_' ~ trait, 'true', false)) %}
+    {%- do candidates.append(('latest_trait_' ~ trait, 'trait_' ~ trait, 'true', true)) %}
+{%- endfor %}
+{%- do candidates.append(('account_id', 'group_id', "event_type = 'group'", true)) %}
+{%- set property_events = "select * from " ~ ref('int_events_attributed')
+    ~ " where event_type in ('identify', 'group') and user_key is not null" %}
+{%- set ready = incremental_ready() %}
 with
 
-{%- if incremental_ready() %}
+{%- if not ready %}
 
-changed_users as (
+properties as (
 
-    select user_key from {{ ref('int_events_attributed') }}
-    where _batch_at > {{ changed_since() }} and {{ is_property_event }}
-    union
+    {{ properties_of(property_events, traits, candidates) }}
+
+)
+
+{%- else %}
+
+moved_users as (
+
     {{ users_with_moved_events(changed_since()) }}
 
 ),
 
-{%- endif %}
+batch as (
 
-property_events as (
-
-    select
-        user_key,
-        message_id,
-        event_type,
-        event_at,
-        group_id,
-        traits_json
-    from {{ ref('int_events_attributed') }}
-    where {{ is_property_event }}
-    {%- if incremental_ready() %}
-        and user_key in (select user_key from changed_users)
-    {%- endif %}
+    {{ properties_of(
+        property_events ~ " and _batch_at > " ~ changed_since()
+        ~ " and user_key not in (select user_key from moved_users)",
+        traits, candidates
+    ) }}
 
 ),
 
-usable as (
+folded as (
 
     select
-        user_key,
-        message_id,
-        event_type,
-        event_at,
-        group_id
-        {%- for trait in traits %},
-        case when event_type = 'identify' then {{ usable_trait('traits_json', trait) }} end as trait_{{ trait }}
+        batch.user_key
+        {%- for column, value, condition, latest in candidates %},
+        {{ fold_candidate(column, 'stored', 'batch', latest=latest) }}
         {%- endfor %}
-    from property_events
+    from batch
+    left join {{ this }} as stored on stored.user_key = batch.user_key
+
+),
+
+recomputed as (
+
+    {{ properties_of(property_events ~ " and user_key in (select user_key from moved_users)", traits, candidates) }}
+
+),
+
+properties as (
+
+    select * from folded
+    union all
+    select * from recomputed
 
 )
 
-select
-    user_key
-    {%- for trait in traits %},
-    {{ pick_value('trait_' ~ trait, 'true') }} as trait_{{ trait }},
-    {{ pick_value('trait_' ~ trait, 'true', latest=true) }} as latest_trait_{{ trait }}
-    {%- endfor %},
-    {{ pick_value('group_id', "event_type = 'group'", latest=true) }} as account_id,
-    {{ batch_at() }} as _batch_at
-from usable
-group by user_key
+{%- endif %}
+
+select *, {{ batch_at() }} as _batch_at
+from properties
