@@ -7,28 +7,35 @@ having count(*) > 1
 {% endtest %}
 
 {#- The same rule for an incremental model, checked where an incremental build can break
-    it: among the rows the latest build wrote (largest _batch_at), and between those and
-    the older rows. A full build writes every row at once, so it checks the whole table;
-    an incremental one does not regroup tens of millions of untouched rows. -#}
+    it: among the rows the model's latest run wrote (its run_at in the run log is their
+    _batch_at), and between those and the older rows. A full build writes every row at
+    once, so it checks the whole table; an incremental one does not regroup tens of
+    millions of untouched rows, and a run that wrote nothing checks nothing (the rows of
+    an earlier run were checked after it; without a recorded run, the largest _batch_at). -#}
 {% test unique_in_incremental_model(model, columns) %}
 {%- set key = columns | join(', ') %}
+{#- The latest run as a literal: a filter the scans can prune row groups by and the planner
+    can estimate (a scalar subquery it cannot). -#}
+{%- set latest_run = none %}
+{%- if execute %}
+    {%- set query -%}
+        select cast(max(run_at) as varchar) from {{ incremental_runs_relation() }}
+        where model = '{{ model.identifier }}'
+    {%- endset %}
+    {%- set latest_run = run_query(query).rows[0][0] %}
+{%- endif %}
+{%- set batch_at = "cast('" ~ latest_run ~ "' as timestamptz)" if latest_run else "(select max(_batch_at) from " ~ model ~ ")" %}
 with
-
-latest_build as (
-
-    select max(_batch_at) as batch_at from {{ model }}
-
-),
 
 written as (
 
-    select {{ key }} from {{ model }} where _batch_at = (select batch_at from latest_build)
+    select {{ key }} from {{ model }} where _batch_at = {{ batch_at }}
 
 ),
 
 older as (
 
-    select {{ key }} from {{ model }} where _batch_at < (select batch_at from latest_build)
+    select {{ key }} from {{ model }} where _batch_at < {{ batch_at }}
 
 )
 
