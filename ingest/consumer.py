@@ -14,7 +14,10 @@ of its own:
 Two kinds of trouble take different paths: a bad record is a data problem and goes to
 quarantine (too many of them stop the run, :mod:`ingest.rejects`); an unreachable broker
 is an operational problem: the loop waits and retries, loudly (:mod:`ingest.broker_watch`).
-When the run ends is for :mod:`ingest.stop` to say.
+When the run ends is for :mod:`ingest.stop` to say. A stop request (SIGTERM, Ctrl-C) is
+looked at once per pass of the loop, and no pass waits on the broker for more than about a
+second, broker down or not (:mod:`ingest.stop_request`, :mod:`ingest.source`); the batch in
+hand is then written and the run ends.
 
 This module only composes them, and decides the order: at most one batch is committing at a
 time, and it is finished (written, accounted, committed) before anything that needs the
@@ -41,7 +44,8 @@ from ingest.pipeline import IngestSummary, WritePipeline
 from ingest.policy import BatchPolicy
 from ingest.rejects import RejectLimit
 from ingest.source import EventSource
-from ingest.stop import Mode, StopRules, lagging, stop_on_signal
+from ingest.stop import Mode, StopRules, lagging
+from ingest.stop_request import Stopped, StopRequest, stop_on_signal
 from ingest.worker import WriterProcess
 from warehouse.settings import Settings
 
@@ -51,10 +55,13 @@ log = logging.getLogger(__name__)
 class Ingester:
     """One run of the loop; the steps it composes each keep their own state."""
 
-    def __init__(self, settings: Settings, mode: Mode, max_events: int | None, config: IngestConfig) -> None:
+    def __init__(
+        self, settings: Settings, mode: Mode, max_events: int | None, config: IngestConfig, request: StopRequest
+    ) -> None:
+        """Starts the writer process and connects to the broker (:class:`Stopped` if asked to stop first)."""
         self.settings = settings
         self.policy = BatchPolicy.from_config(config)
-        self.stop = StopRules(mode, max_events, config.idle_caught_up_seconds)
+        self.stop = StopRules(mode, max_events, config.idle_caught_up_seconds, request)
         # Started first: it boots (imports, opens nothing yet) while the consumer joins the group.
         writer = WriterProcess(
             settings.warehouse,
@@ -63,7 +70,7 @@ class Ingester:
             stream_rows=config.stream_rows,
         )
         try:
-            self.watch = BrokerWatch(settings.require_bootstrap(), follow=mode == "follow")
+            self.watch = BrokerWatch(settings.require_bootstrap(), follow=mode == "follow", stop=request)
             self.source = EventSource(settings, config, poll_size=self.policy.poll_size, watch=self.watch)
         except BaseException:
             writer.kill()
@@ -75,9 +82,9 @@ class Ingester:
     def run(self, progress: Progress | None = None) -> IngestSummary:
         started = time.monotonic()
         source, pipeline, stop = self.source, self.pipeline, self.stop
-        source.subscribe(self.rebalance, must_exist=stop.mode == "until-caught-up")
         task = progress.add_task("ingest", total=None) if progress else None
         try:
+            source.subscribe(self.rebalance, must_exist=stop.mode == "until-caught-up")
             while not stop.requested:
                 requested = self.policy.poll_records(pipeline.batch, stop.quota_left(pipeline.taken(pending=True)))
                 polled, out_of_range = source.poll(requested)
@@ -100,6 +107,8 @@ class Ingester:
                     break
             pipeline.flush()
             pipeline.finish()
+        except Stopped:
+            log.debug("stopped while waiting for the broker to list the topics; nothing was read")
         finally:
             # A commit in progress completes (or fails) whole; an unclosed batch is rolled
             # back (it is read again next time); then the file is let go.
@@ -171,16 +180,24 @@ def run_ingest(
     show_progress: bool = False,
     config: IngestConfig | None = None,
 ) -> IngestSummary:
-    """Consume the events topic into the warehouse exactly once; see the module docstring."""
-    ingester = Ingester(settings, mode, max_events, config or IngestConfig.from_settings(settings))
-    with (
-        stop_on_signal(ingester.stop),
-        Progress(
+    """Consume the events topic into the warehouse exactly once; see the module docstring.
+
+    The stop request is armed before the broker is first tried, so SIGTERM also ends a run
+    that is still waiting for one (with nothing ingested).
+    """
+    config = config or IngestConfig.from_settings(settings)
+    request = StopRequest()
+    with stop_on_signal(request):
+        try:
+            ingester = Ingester(settings, mode, max_events, config, request)
+        except Stopped:
+            log.debug("stopped while waiting for the broker; nothing was read")
+            return IngestSummary()
+        with Progress(
             SpinnerColumn(),
             TextColumn("[bold]ingesting[/bold] {task.completed:,} records"),
             TimeElapsedColumn(),
             disable=not show_progress,
             transient=True,
-        ) as progress,
-    ):
-        return ingester.run(progress)
+        ) as progress:
+            return ingester.run(progress)

@@ -4,6 +4,12 @@ Where to read is DuckDB's to say (raw.kafka_offsets, stored with the rows): the 
 seeks every assigned partition there, and the offsets committed to Kafka after each batch
 are only for lag tooling. A stored offset the broker's log no longer holds is reported
 loudly, then reading starts at the earliest offset (see :meth:`EventSource.explain_out_of_range`).
+
+No call made here waits long for the broker: a stop request (SIGTERM) must be noticed
+within about a second even while the broker is away, so every blocking client call gets a
+short timeout (kafka-python's default is ``request_timeout_ms``, 30 s, per call), and
+positions are read without waiting (:class:`BoundedPositions`). The calls that take no
+timeout go through :class:`~ingest.broker_watch.BrokerWatch`.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import logging
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
-from kafka.errors import CommitFailedError, KafkaError, OffsetOutOfRangeError
+from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError, OffsetOutOfRangeError
 
 from ingest.batch import Partition
 from ingest.broker_watch import BrokerWatch
@@ -23,6 +29,40 @@ from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 Polled = dict[TopicPartition, list[Any]]
+
+POLL_TIMEOUT_MS = 200
+# The offset commit is for lag tools only (DuckDB holds the truth): a slow broker skips one,
+# the next batch's commit covers it.
+COMMIT_TIMEOUT_MS = 1000
+CLOSE_TIMEOUT_MS = 1000  # leaving the group is a courtesy; the session timeout does it too
+DIAGNOSE_TIMEOUT_MS = 1000  # the log bounds a warning names
+
+
+class BoundedPositions:
+    """The consumer's view of positions for the stop rules, never waiting for the broker.
+
+    ``KafkaConsumer.position()`` waits for a reset the broker has not answered (after a
+    seek to the beginning), up to ``request_timeout_ms`` (30 s) when the broker is away;
+    here such a position is None (unknown), and the next poll drives the reset.
+    """
+
+    def __init__(self, consumer: KafkaConsumer) -> None:
+        self.consumer = consumer
+
+    def assignment(self) -> set[TopicPartition]:
+        assigned: set[TopicPartition] = self.consumer.assignment()
+        return assigned
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        highwater: int | None = self.consumer.highwater(partition)
+        return highwater
+
+    def position(self, partition: TopicPartition) -> int | None:
+        try:
+            position: int | None = self.consumer.position(partition, timeout_ms=0)
+        except KafkaTimeoutError:
+            return None
+        return position
 
 
 class EventSource:
@@ -45,16 +85,14 @@ class EventSource:
             "reconnect_backoff_max_ms": 2000,
             "bootstrap_timeout_ms": 10_000,
         }
-        self.consumer = watch.connect(lambda: KafkaConsumer(**client))
-
-    @property
-    def positions(self) -> Positions:
-        return self.consumer
+        self.watch = watch
+        self.consumer = watch.connect(lambda: KafkaConsumer(**client), _close)
+        self.positions: Positions = BoundedPositions(self.consumer)
 
     def subscribe(self, listener: ConsumerRebalanceListener, *, must_exist: bool) -> None:
         """Join the group for the topic; a missing topic is an error unless the run waits for it."""
         try:
-            topics = self.consumer.topics()
+            topics = self.watch.ask(self.consumer.topics, "listing topics")
         except KafkaError as exc:
             raise BrokerError(f"cannot list topics on {self.settings.bootstrap_servers}: {exc}") from exc
         if must_exist and self.settings.topic not in topics:
@@ -64,16 +102,19 @@ class EventSource:
     def poll(self, max_records: int) -> tuple[Polled, dict[TopicPartition, int]]:
         """Records per partition, and the positions the broker called out of range (to reset)."""
         try:
-            return self.consumer.poll(timeout_ms=200, max_records=max_records), {}
+            return self.consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=max_records), {}
         except OffsetOutOfRangeError as exc:
             return {}, exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
 
     def beyond_log_end(self) -> dict[TopicPartition, int]:
         """Positions past the log end, which some brokers (Tansu) answer with silence, not an error."""
+        positions = self.positions
         return {
-            tp: self.consumer.position(tp)
-            for tp in self.consumer.assignment()
-            if (highwater := self.consumer.highwater(tp)) is not None and self.consumer.position(tp) > highwater
+            tp: position
+            for tp in positions.assignment()
+            if (highwater := positions.highwater(tp)) is not None
+            and (position := positions.position(tp)) is not None
+            and position > highwater
         }
 
     def explain_out_of_range(self, tp: TopicPartition, offset: int) -> None:
@@ -87,9 +128,9 @@ class EventSource:
         when the producer replayed the log, a loss of new records otherwise, hence the warning.
         """
         try:
-            start = self.consumer.beginning_offsets([tp])[tp]
+            start = self.consumer.beginning_offsets([tp], timeout_ms=DIAGNOSE_TIMEOUT_MS)[tp]
             end = self.consumer.highwater(tp)
-            end = self.consumer.end_offsets([tp])[tp] if end is None else end
+            end = self.consumer.end_offsets([tp], timeout_ms=DIAGNOSE_TIMEOUT_MS)[tp] if end is None else end
         except KafkaError:
             start = end = None
         if start is not None and offset < start:
@@ -128,9 +169,14 @@ class EventSource:
             if (tp := TopicPartition(topic, partition)) in assignment
         }
         try:
-            self.consumer.commit(offsets)
+            self.consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
         except (CommitFailedError, KafkaError) as exc:
             log.info("offset commit to Kafka skipped: %s", exc)
 
     def close(self) -> None:
-        self.consumer.close(autocommit=False)
+        _close(self.consumer)
+
+
+def _close(consumer: KafkaConsumer) -> None:
+    """Close a consumer within ``CLOSE_TIMEOUT_MS`` even when no broker answers."""
+    consumer.close(autocommit=False, timeout_ms=CLOSE_TIMEOUT_MS)

@@ -4,7 +4,8 @@
 first seen for it, or once polls have come back empty for ``idle_caught_up_seconds`` with
 no backlog known; ``max_events`` ends either mode after that many records; ``--follow``
 otherwise runs until SIGTERM/SIGINT, which finish the current batch instead of killing
-the process mid-write.
+the process mid-write (the request itself, and the waits that give way to it, are
+:mod:`ingest.stop_request`).
 
 "Caught up" is decided from the high watermarks of fetch responses, not from
 ``end_offsets()``: the embedded Tansu broker answers ListOffsets wrongly when the last
@@ -14,45 +15,54 @@ high watermarks are right on every broker.
 
 from __future__ import annotations
 
-import logging
-import signal
-import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Literal, Protocol
 
 from kafka import TopicPartition
 
-log = logging.getLogger(__name__)
+from ingest.stop_request import StopRequest
+
 Mode = Literal["until-caught-up", "follow"]
 
 
 class Positions(Protocol):
-    """What the stop rules read of the consumer (a ``KafkaConsumer`` is one)."""
+    """What the stop rules read of the consumer, without waiting for the broker.
+
+    A position not known yet (a reset the broker has not answered) is None: asking the
+    broker here could block the loop for as long as the broker is away.
+    """
 
     def assignment(self) -> set[TopicPartition]: ...
 
     def highwater(self, partition: TopicPartition) -> int | None: ...
 
-    def position(self, partition: TopicPartition) -> int: ...
+    def position(self, partition: TopicPartition) -> int | None: ...
 
 
 def lagging(positions: Positions) -> bool:
-    """More records are known to wait on the broker (fetch high watermarks past our positions)."""
-    return any((positions.highwater(tp) or 0) > positions.position(tp) for tp in positions.assignment())
+    """More records may wait on the broker: fetch high watermarks past our positions, or a position unknown."""
+    for tp in positions.assignment():
+        position = positions.position(tp)
+        if position is None or (positions.highwater(tp) or 0) > position:
+            return True
+    return False
 
 
 class StopRules:
     """Decides when the run, and so its last batch, is over; reads positions, never moves them."""
 
-    def __init__(self, mode: Mode, max_events: int | None, idle_seconds: float) -> None:
+    def __init__(self, mode: Mode, max_events: int | None, idle_seconds: float, request: StopRequest) -> None:
         self.mode = mode
         self.max_events = max_events
         self.idle_seconds = idle_seconds
-        self.requested = False  # by a signal: finish the current batch, then stop
+        self.request = request  # by a signal: finish the current batch, then stop
         self._targets: dict[TopicPartition, int] = {}  # the high watermark first seen per partition
         self._quiet_since: float | None = None  # start of the current run of empty polls
+
+    @property
+    def requested(self) -> bool:
+        return self.request.requested
 
     def quota_left(self, taken: int) -> int | None:
         """Records still wanted after ``taken`` (None: no quota)."""
@@ -96,7 +106,11 @@ class StopRules:
                 if highwater is None:
                     return False
                 self._targets[tp] = highwater
-        return all(positions.position(tp) >= target for tp, target in self._targets.items() if tp in assignment)
+        return all(
+            (position := positions.position(tp)) is not None and position >= target
+            for tp, target in self._targets.items()
+            if tp in assignment
+        )
 
     def _idle(self, positions: Positions) -> bool:
         """Polls have come back empty for a while (only polling time counts, not slow writes)."""
@@ -105,22 +119,3 @@ class StopRules:
         if lagging(positions):
             return False  # a known backlog is never cut short by a quiet spell
         return time.monotonic() - self._quiet_since >= self.idle_seconds
-
-
-@contextmanager
-def stop_on_signal(rules: StopRules) -> Iterator[None]:
-    """SIGTERM/SIGINT finish the current batch instead of killing the process mid-write."""
-
-    def stop(signum: int, _frame: object) -> None:
-        log.warning("signal %d received: finishing the current batch", signum)
-        rules.requested = True
-
-    if threading.current_thread() is not threading.main_thread():  # e.g. inside a Dagster thread
-        yield
-        return
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
