@@ -75,7 +75,8 @@ def test_dbt_unit_tests_pass(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("age", ["0 days", "1 day"])
 def test_the_incremental_uniqueness_test_catches_a_duplicate(tmp_path: Path, age: str) -> None:
-    """A copy of a staged event, written by the latest build (age 0) or an older one, fails the test."""
+    """A copy of an event the latest (incremental) build staged, written by that build (age 0) or an
+    older one, fails the test. (After a full build every row is the latest run's: nothing is older.)"""
     warehouse = tmp_path / "warehouse.duckdb"
     with connect(warehouse) as con:
         ensure_raw_schema(con)
@@ -89,8 +90,15 @@ def test_the_incremental_uniqueness_test_catches_a_duplicate(tmp_path: Path, age
     assert dbt(tmp_path, *DBT_BUILD_ARGS).returncode == 0  # the test passes on the built model
     with connect(warehouse) as con:
         con.execute(
+            "insert into raw.events (message_id, type, event, user_id, timestamp, payload, kafka_topic, "
+            "kafka_partition, kafka_offset, ingested_at) values "
+            "('m3', 'page', null, 'u1', '2026-01-02T00:00:00Z', '{}', 't', 0, 2, now())"
+        )
+    assert dbt(tmp_path, *DBT_BUILD_ARGS).returncode == 0  # incremental: the latest run staged m3 alone
+    with connect(warehouse) as con:
+        con.execute(
             "insert into staging.stg_segment__events select * replace (_batch_at - interval (?) as _batch_at) "
-            "from staging.stg_segment__events where message_id = 'm1'",
+            "from staging.stg_segment__events where message_id = 'm3'",
             [age],
         )
     result = dbt(tmp_path, "test", *select)

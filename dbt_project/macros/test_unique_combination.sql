@@ -16,13 +16,21 @@ having count(*) > 1
 {%- set key = columns | join(', ') %}
 {#- The latest run as a literal: a filter the scans can prune row groups by and the planner
     can estimate (a scalar subquery it cannot). -#}
+{#- After a full rebuild every row is the latest run's: no older rows to probe. -#}
 {%- set latest_run = none %}
+{%- set was_full = false %}
 {%- if execute %}
     {%- set query -%}
-        select cast(max(run_at) as varchar) from {{ incremental_runs_relation() }}
+        select cast(run_at as varchar), is_full from {{ incremental_runs_relation() }}
         where model = '{{ model.identifier }}'
+        order by run_at desc
+        limit 1
     {%- endset %}
-    {%- set latest_run = run_query(query).rows[0][0] %}
+    {%- set rows = run_query(query).rows %}
+    {%- if rows | length > 0 %}
+        {%- set latest_run = rows[0][0] %}
+        {%- set was_full = rows[0][1] %}
+    {%- endif %}
 {%- endif %}
 {%- set batch_at = "cast('" ~ latest_run ~ "' as timestamptz)" if latest_run else "(select max(_batch_at) from " ~ model ~ ")" %}
 with
@@ -43,6 +51,7 @@ select {{ key }}, count(*) as copies
 from written
 group by {{ key }}
 having count(*) > 1
+{%- if not was_full %}
 union all
 {#- A semi join builds its table from `written` (the few rows of an incremental run),
     whatever the planner estimates, and probes the older rows. #}
@@ -52,4 +61,5 @@ where exists (
     select 1 from written
     where {% for column in columns %}written.{{ column }} = older.{{ column }}{% if not loop.last %} and {% endif %}{% endfor %}
 )
+{%- endif %}
 {% endtest %}
