@@ -185,7 +185,10 @@ def simulate(
     out.print(
         f"produced {summary.events_produced:,} records for {summary.users:,} users "
         f"({summary.first_date} to {summary.last_date}) to topic {settings.topic} "
-        f"at {summary.events_per_second:,.0f} records/s; {len(summary.spend_files)} spend files in {settings.spend_dir}"
+        f"at {summary.events_per_second:,.0f} records/s; "
+        f"{len(summary.spend_files)} spend files in {settings.spend_dir}",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -221,7 +224,9 @@ def ingest(
     out.print(
         f"ingested {summary.records:,} records from {settings.topic} in {summary.seconds:.1f} s "
         f"({summary.records_per_second:,.0f}/s): {summary.accepted:,} accepted, "
-        f"{summary.quarantined:,} quarantined ({codes})"
+        f"{summary.quarantined:,} quarantined ({codes})",
+        highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -31,12 +31,6 @@ STOP_BOUND = 10.0  # seconds from SIGTERM to exit: a correctness bound, not a be
 TOTAL = 20_000
 
 
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The summary line unwrapped (rich wraps at 80 columns when stdout is not a terminal)."""
-    monkeypatch.setenv("COLUMNS", "1000")
-
-
 @pytest.fixture
 def own_broker(settings: Settings) -> Iterator[tuple[Settings, subprocess.Popen[bytes]]]:
     """A broker of this test's own (the test kills it), and settings pointing at it."""
