@@ -15,8 +15,8 @@ having count(*) > 1
 {% test unique_in_incremental_model(model, columns) %}
 {%- set key = columns | join(', ') %}
 {#- The latest run as a literal: a filter the scans can prune row groups by and the planner
-    can estimate (a scalar subquery it cannot). -#}
-{#- After a full rebuild every row is the latest run's: no older rows to probe. -#}
+    can estimate (a scalar subquery it cannot). After a full rebuild every row is the latest
+    run's: no older rows to probe. -#}
 {%- set latest_run = none %}
 {%- set was_full = false %}
 {%- if execute %}

@@ -7,7 +7,8 @@
     where _batch_at > {{ since }} and _is_restaged and replaced_user_key is not null
 {%- endmacro %}
 
-{#- Pre-hook of int_user_facts and int_user_feature_weeks: users with moved events are recomputed from scratch, and
+{#- Pre-hook of the per-user incremental models (int_user_facts, int_user_properties, int_user_feature_weeks,
+    int_user_feature_firsts): users with moved events are recomputed from scratch, and
     those left without any event must disappear, so their stored rows go first. -#}
 {% macro delete_users_with_moved_events(ready) -%}
     {%- if ready -%}
