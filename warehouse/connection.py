@@ -53,6 +53,9 @@ create table if not exists raw.events (
     device_type_raw     varchar,
     os_name_raw         varchar,
     country_raw         varchar,
+    -- JSON text of the properties object as sent, for track events with revenue_raw (null
+    -- otherwise): the billing interval of docs/revenue.md, whose property name is a dbt var.
+    properties_raw      varchar,
     -- zstd: JSON text compresses to half the size of DuckDB's automatic choice, and faster.
     payload             json        not null using compression zstd,
     kafka_topic         varchar     not null,
@@ -171,6 +174,9 @@ RAW_EVENTS_BACKFILLS: dict[str, Backfill] = {
     "device_type_raw": _string_at("$.context.device.type"),
     "os_name_raw": _string_at("$.context.os.name"),
     "country_raw": _string_at("$.context.location.country"),
+    # The properties object of the events that carry a revenue property (revenue_raw), as the
+    # ingester keeps it.
+    "properties_raw": Backfill("(payload -> '$.properties')::varchar", "revenue_raw is not null"),
 }
 
 

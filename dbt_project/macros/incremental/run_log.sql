@@ -42,7 +42,8 @@
     {%- for name in ['signup_event', 'activation_event', 'activation_window_days', 'purchase_event',
                      'funnel_steps', 'funnel_window_days', 'session_timeout_minutes',
                      'churn_inactivity_days', 'ltv_horizon_months', 'reporting_timezone',
-                     'inactive_events', 'experiment_exposure_event', 'user_traits'] -%}
+                     'inactive_events', 'experiment_exposure_event', 'user_traits',
+                     'billing_interval_property'] -%}
         {%- do settings.update({name: var(name)}) -%}
     {%- endfor -%}
     {{ return(local_md5(model.raw_code ~ tojson(settings, sort_keys=true))) }}

@@ -5,7 +5,8 @@
   Revenue and campaign values are parsed here by the rules of events.md "Derived values",
   from the JSON fragments the ingester kept as sent; platform and country by segments.md
   "User properties" from the context strings it kept, and the traits object of identify
-  and group events as sent (traits_json), for the trait rules downstream.
+  and group events as sent (traits_json), for the trait rules downstream; the months a
+  payment covers from its billing interval by revenue.md "MRR" (billing_interval_months).
   Incremental (not a view like other staging models): de-duplication and parsing run once
   per event, not once per build and downstream model. An incremental run reads the raw
   rows ingested after the last run's raw watermark (max ingested_at) and keeps the first
@@ -42,7 +43,7 @@ new_copies as {% if not ready %}not materialized {% endif %}(
     select
         message_id, type, event, name, user_id, anonymous_id, previous_id, group_id, timestamp,
         revenue_raw, campaign_source_raw, campaign_medium_raw, campaign_name_raw,
-        traits_raw, device_type_raw, os_name_raw, country_raw,
+        traits_raw, device_type_raw, os_name_raw, country_raw, properties_raw,
         ingested_at, kafka_topic, kafka_partition, kafka_offset
     from source
     {%- if ready %}
@@ -114,6 +115,7 @@ renamed as (
         case when json_type(campaign_name_raw) = 'VARCHAR'
             then nullif(regexp_replace(campaign_name_raw ->> '$', '^\s+|\s+$', '', 'g'), '')
         end as campaign_name,
+        {{ billing_interval_months('properties_raw') }} as billing_interval_months,
         {#- segments.md: trim() removes spaces (U+0020) only; a blank value is absent. The
             event's platform is its device type, or its OS name when it has no device type. #}
         traits_raw as traits_json,

@@ -21,6 +21,7 @@ select
     event_at,
     event_date,
     revenue,
+    billing_interval_months,
     _is_restaged,
     {{ batch_at() }} as _batch_at
 from {{ ref('int_events_attributed') }}
