@@ -39,7 +39,7 @@ from warehouse.settings import Settings
 log = logging.getLogger(__name__)
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
-# The marts of docs/metrics.md (schema `marts`), in the contract's order.
+# The marts of docs/metrics.md and docs/revenue.md (schema `marts`), in the contracts' order.
 CONTRACT_MARTS = (
     "dim_users",
     "fct_sessions",
@@ -59,6 +59,9 @@ CONTRACT_MARTS = (
     "fct_feature_retention",
     "dim_accounts",
     "fct_account_retention",
+    "fct_mrr",
+    "fct_revenue_retention",
+    "fct_campaign_acquisition",
 )
 
 # What every production build runs: models, seeds, snapshots and data tests. dbt unit tests
