@@ -3,8 +3,10 @@
 Each function replays a drawn life into the records a tracking library would send: the
 anonymous visit with UTM context, identify + ``Signed Up`` (or an alias for some users),
 onboarding toward ``Project Created``, sessions of page views and feature events, and
-``Order Completed`` payments: subscription renewals (monthly or annual, a declined card
-retried a few days later) and add-ons at random times, with rare ``Order Refunded``.
+``Order Completed`` payments: subscription renewals (monthly or annual, carrying their
+billing ``interval``, a declined card retried a few days later, now and then a move to the
+next plan up or down) and add-ons at random times (no interval: one-time revenue), with rare
+``Order Refunded``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,17 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from devkit.simulator.model import DAYS_PER_MONTH, FEATURES, PAGES, Channel, UserLife, active_probability
+from devkit.simulator.model import (
+    DAYS_PER_MONTH,
+    DOWNGRADE_SHARE,
+    FEATURES,
+    PAGES,
+    PLAN_PRICES,
+    UPGRADE_SHARE,
+    Channel,
+    UserLife,
+    active_probability,
+)
 
 Event = dict[str, Any]
 LIBRARY = {"name": "analytics.js", "version": "4.1.0"}
@@ -148,7 +160,7 @@ def user_events(seed: int, life: UserLife, last_day: date) -> list[Event]:
 
     if life.activates_after_hours is not None:
         rec.emit("track", signup_at + timedelta(hours=life.activates_after_hours), event="Project Created")
-    _payments(rec, life, signup_at)
+    _payments(rec, life, signup_at, random.Random(f"{seed}:plan_changes:{life.number}"))
     _daily_activity(rec, life, signup_at, last_day)
     rec.events.sort(key=lambda event: event["timestamp"])
     return rec.events
@@ -162,18 +174,21 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=min(moment.day, last_day))
 
 
-def _payments(rec: Recorder, life: UserLife, signup_at: datetime) -> None:
+def _payments(rec: Recorder, life: UserLife, signup_at: datetime, changes: random.Random) -> None:
     """Renewals on the billing anchor's day until the subscriber cancels, plus add-ons.
 
     Each renewal's charge can be declined and retried a few days later (a dunning run); when
-    every retry fails the subscription ends. After each paid period the subscriber cancels
-    with ``life.renewal_churn``. Add-ons are a Poisson process over the paid span.
+    every retry fails the subscription ends (involuntary churn). After each paid period the
+    subscriber cancels with ``life.renewal_churn``. At a renewal the plan may move one step
+    up or down, drawn from ``changes`` so that every other draw of the life stays as it was.
+    Add-ons are a Poisson process over the paid span.
     """
     if life.subscribes_after_days is None:
         return
     anchor = signup_at + timedelta(days=life.subscribes_after_days)
     period = 0
     paid_until = anchor
+    plan = PLAN_PRICES.index(life.plan_price)
     while True:
         due = add_months(anchor, period * life.billing_months)
         if due >= rec.horizon:
@@ -189,7 +204,9 @@ def _payments(rec: Recorder, life: UserLife, signup_at: datetime) -> None:
                     break
         if charged_at is None:  # involuntary churn: the card never went through
             break
-        _charge(rec, life, charged_at)
+        if period > 0:
+            plan = _plan_change(changes, plan)
+        _charge(rec, life, PLAN_PRICES[plan], charged_at)
         period += 1
         paid_until = add_months(anchor, period * life.billing_months)
         if rec.rng.random() < life.renewal_churn:
@@ -207,18 +224,30 @@ def _payments(rec: Recorder, life: UserLife, signup_at: datetime) -> None:
         )
 
 
-def _charge(rec: Recorder, life: UserLife, at: datetime) -> None:
-    revenue: float | str = life.charge if rec.rng.random() < 0.9 else f"{life.charge:.2f}"
+def _plan_change(rng: random.Random, plan: int) -> int:
+    """The plan (an index of PLAN_PRICES) after a renewal: one step up, one down, or the same."""
+    draw = rng.random()
+    if draw < UPGRADE_SHARE:
+        return min(plan + 1, len(PLAN_PRICES) - 1)
+    if draw < UPGRADE_SHARE + DOWNGRADE_SHARE:
+        return max(plan - 1, 0)
+    return plan
+
+
+def _charge(rec: Recorder, life: UserLife, plan_price: float, at: datetime) -> None:
+    charge = life.charge_of(plan_price)
+    revenue: float | str = charge if rec.rng.random() < 0.9 else f"{charge:.2f}"
     props = {
         "revenue": revenue,
         "currency": "USD",
         "order_id": f"o_{rec.rng.getrandbits(40):x}",
         "kind": "subscription",
         "plan": "annual" if life.billing_months == 12 else "monthly",
+        "interval": "year" if life.billing_months == 12 else "month",
     }
     rec.emit("track", at, event="Order Completed", properties=props)
     if rec.rng.random() < 0.01:  # a rare refund
-        refund = {"revenue": -life.charge, "currency": "USD", "kind": "refund"}
+        refund = {"revenue": -charge, "currency": "USD", "kind": "refund"}
         rec.emit("track", at + timedelta(days=2), event="Order Refunded", properties=refund)
 
 

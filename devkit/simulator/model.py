@@ -68,6 +68,10 @@ PLAN_LOYALTY = {29.0: 1.0, 99.0: 1.2, 299.0: 1.5}  # paying lifetime multiplier:
 PLAN_ADD_ONS = {29.0: 0.3, 99.0: 0.6, 299.0: 1.0}  # mean add-on purchases (seats, credits) per month
 ANNUAL_SHARE = 0.2  # subscribers who pay a year up front ...
 ANNUAL_MONTHS_CHARGED = 10  # ... at 10 monthly prices (two months free)
+# At a renewal a subscriber may move one plan up or down (docs/revenue.md's expansion and
+# contraction); drawn from a generator of their own, so the rest of the life is unchanged.
+UPGRADE_SHARE = 0.04
+DOWNGRADE_SHARE = 0.02
 # Paying outlasts heavy use (seats stay booked, contracts run on): the mean paying lifetime is
 # this many days per day of engaged lifetime (at least 20 engaged days are counted).
 PAID_LIFETIME_PER_ENGAGED_DAY = 5.0
@@ -162,8 +166,12 @@ class UserLife:
 
     @property
     def charge(self) -> float:
-        """What one billing period costs."""
-        return self.plan_price * (ANNUAL_MONTHS_CHARGED if self.billing_months == 12 else 1)
+        """What one billing period of the plan drawn at signup costs."""
+        return self.charge_of(self.plan_price)
+
+    def charge_of(self, plan_price: float) -> float:
+        """What one billing period of a plan of this monthly price costs on this billing interval."""
+        return plan_price * (ANNUAL_MONTHS_CHARGED if self.billing_months == 12 else 1)
 
 
 def draw_life(
