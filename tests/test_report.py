@@ -42,6 +42,7 @@ from analysts.report.charts import (
 )
 from analysts.report.economics import channel_economics, payback, payback_label
 from analysts.report.experiments import AXIS_TITLE, FIXED, SEQUENTIAL, experiment_charts, p_text
+from analysts.report.revenue import revenue_charts
 from analysts.report.segments import (
     FEATURE_TITLE,
     NOT_THERE_YET,
@@ -361,9 +362,16 @@ def _segment_sections(snapshot: Path) -> list[Chart]:
         return segment_charts(con)
 
 
+def _revenue_sections(snapshot: Path) -> list[Chart]:
+    """The recurring-revenue sections a report of this snapshot shows (checked in tests/test_report_revenue.py)."""
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        return revenue_charts(con)
+
+
 def _drawn(snapshot: Path) -> int:
-    """Figures a report of this snapshot draws: every chart and the drawn "Who retains" sections."""
-    return len(CHARTS) + sum(chart.figure is not None for chart in _segment_sections(snapshot))
+    """Figures a report of this snapshot draws: every chart and the drawn revenue and "Who retains" sections."""
+    sections = _revenue_sections(snapshot) + _segment_sections(snapshot)
+    return len(CHARTS) + sum(chart.figure is not None for chart in sections)
 
 
 def _visible_text(page: str) -> str:
@@ -377,7 +385,7 @@ def test_report_files_tiles_and_takeaways(report: tuple[Settings, Path]) -> None
     assert path.parent.parent == settings.report_dir and path.name == "index.html"
     assert (settings.report_dir / "latest" / "index.html").read_text() == path.read_text()
     assert path.parent.name in (settings.report_dir / "index.html").read_text()
-    segments = _segment_sections(settings.published)
+    segments = _revenue_sections(settings.published) + _segment_sections(settings.published)
     if CHROMIUM is not None:  # kaleido exports PNGs of every chart through Chromium
         assert len(list(path.parent.glob("*.png"))) == _drawn(settings.published) + 1  # every chart and the preview
         assert (path.parent / "preview.png").stat().st_size > 10_000
@@ -428,7 +436,7 @@ def test_without_chromium_the_report_is_written_and_the_pngs_skipped_in_the_log_
     assert "PNG exports skipped" in caplog.text  # the log says it...
     text = _visible_text(path.read_text())
     assert "skipped" not in text and "Chromium" not in text and "PNG" not in text  # ...the page does not
-    segments = _segment_sections(settings.published)
+    segments = _revenue_sections(settings.published) + _segment_sections(settings.published)
     assert path.read_text().count('<p class="takeaway">') == len(CHARTS) + len(segments)
 
 
@@ -608,6 +616,9 @@ def test_rendered_charts_title_every_axis(report: tuple[Settings, Path], browser
             "economics",
             "predicted_ltv",
             "engagement",
+            "mrr",
+            "revenue_retention",
+            "campaigns",
         }
         | segments
     )
@@ -620,12 +631,12 @@ def test_rendered_charts_title_every_axis(report: tuple[Settings, Path], browser
             axis: _svg_text(text)
             for axis, text in re.findall(r'<text class="([xy]\d*)title"[^>]*>(.*?)</text>', section, re.S)
         }
-        assert ticks or key in segments, key  # a "Who retains" section may be a table or a sentence
+        assert ticks or key in segments | {"campaigns"}, key  # a "Who retains" section or campaigns: a table
         for axis in ticks:  # every axis that shows a scale has a title
             assert titles.get(axis), (key, axis, titles)
         for colorbar in re.findall(r'<g class="cbtitle">(.*?)</g>', section, re.S):
             assert _svg_text(colorbar), key
-        if key in ("acquisition", "ltv", "economics", "predicted_ltv"):
+        if key in ("acquisition", "ltv", "economics", "predicted_ltv", "mrr"):
             assert any("USD" in title for title in titles.values()), (key, titles)
         if key in ("active_users", "growth_accounting", "activation", "engagement"):
             [axis] = [axis for axis in ticks if axis.startswith("x")]

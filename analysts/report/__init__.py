@@ -21,6 +21,7 @@ import plotly.io as pio
 
 from analysts.report.charts import CHARTS
 from analysts.report.experiments import experiment_charts
+from analysts.report.revenue import revenue_charts
 from analysts.report.segments import segment_charts
 from analysts.report.style import Chart, wrap
 from analysts.report.tiles import TileGroup, headline_tiles, tiles_html
@@ -182,7 +183,12 @@ def render(settings: Settings, out_dir: Path | None = None, *, weekly: bool = Fa
     with duckdb.connect(str(snapshot), read_only=True) as con:
         numbers = headline_numbers(con)
         tiles = headline_tiles(con)
-        charts = [build(con, currency) for build in CHARTS] + segment_charts(con) + experiment_charts(con)
+        charts = (
+            [build(con, currency) for build in CHARTS]
+            + revenue_charts(con, currency)
+            + segment_charts(con)
+            + experiment_charts(con)
+        )
     folder = root / (generated.strftime("%Y-%m-%d") + ("-weekly" if weekly else ""))
     folder.mkdir(parents=True, exist_ok=True)
     exported = _export_pngs(charts, folder, settings.browser_path)

@@ -121,11 +121,11 @@ def _key(name: str) -> str:
 # --- reading the snapshot ------------------------------------------------------------------
 
 
-def present_marts(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Which of the segment marts this snapshot holds (none in one published before they existed)."""
+def present_marts(con: duckdb.DuckDBPyConnection, marts: Sequence[str] = SEGMENT_MARTS) -> set[str]:
+    """Which of ``marts`` (the segment marts) this snapshot holds (none in one published before they existed)."""
     rows = con.execute(
         "select table_name from duckdb_tables() where schema_name = 'marts' and table_name in (select unnest(?))",
-        [list(SEGMENT_MARTS)],
+        [list(marts)],
     ).fetchall()
     return {name for (name,) in rows}
 
