@@ -151,6 +151,15 @@ def test_ltv_cac_by_channel(snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> 
         )
     }
     assert "cac" not in numbers  # never a bare "CAC"
+    # Campaigns within a channel (docs/revenue.md), by hand from load_raw: alice came by " Google " /
+    # " Brand ", whose 100 in March is hers alone (April's 999 is after the data end); facebook's 50
+    # names no campaign: (unattributed), never charged to carol's "Retarget"; bob and dave came direct.
+    assert numbers["campaign_cost_per_signup"] == {
+        "google / brand": 100.0,
+        "facebook / retarget": None,
+        "facebook / (unattributed)": None,
+        "direct / (none)": None,
+    }
     assert any(numbers["cost_per_signup"].values()) and any(numbers["revenue_per_customer"].values())
 
 
