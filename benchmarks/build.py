@@ -8,7 +8,12 @@ campaign touch for most), then has activity events in visits over the following 
 (12 visits of ~4 events each by default; `--spread` puts every event at its own random
 instant instead, nearly one event per session), activations, purchases with revenue,
 anonymous page views (stitched by anonymousId), ~1% experiment exposures (5 experiments,
-2 variations) and ~1% duplicate retries. The segment fragments (docs/segments.md) make the
+2 variations) and ~1% duplicate retries. Purchases carry the properties object the ingester keeps
+for revenue events (docs/revenue.md): the price of the user's plan with `"interval": "month"`,
+`"year"` (ten prices) for 10% of users, a plan up for 4% of payments (an upgrade, the next one
+back: expansion and contraction), 15% add-ons without an interval and 1% `"weekly"` (unrecognised);
+signups name one of two campaigns (5% none) and each channel's daily spend is split over them and
+a blank campaign. The segment fragments (docs/segments.md) make the
 segment models do real work: one platform per user on every event (a device type:
 ios/android/desktop/tablet, 5% of them spelled ` IOS `; ~5% only an OS name, ~3% neither)
 and one of 30 countries (~1.5% blank, 3% lowercase); ~1.5 identify events per user with
@@ -154,7 +159,10 @@ kinds as (
         cast(hash(uid * 5 + 3) % 20 as integer) as spelling_draw,
         cast(hash(uid * 7 + 3) % 1000 as integer) as country_draw,
         cast(hash(uid * 7 + 4) % 10000 as integer) as country_rank_draw,
-        hash(uid * 41 + 11) % {accounts} as account
+        hash(uid * 41 + 11) % {accounts} as account,
+        -- the billing of a purchase: the user's interval (10% annual) and the payment's kind
+        hash(uid * 43 + 9) % 10 = 0 as pays_yearly,
+        cast(hash(i * 17 + 7) % 100 as integer) as payment_draw
     from owned
 ),
 events as (
@@ -166,7 +174,20 @@ events as (
         {device_types}[1 + device_draw] as device_type,
         {countries}[least(30, cast(floor(pow(31, country_rank_draw / 10000.0)) as integer))] as country,
         -- a second group call: another account, drawn by the event
-        case when kind = 'switch' then hash(uid * 41 + i) % {accounts} else account end as group_account
+        case when kind = 'switch' then hash(uid * 41 + i) % {accounts} else account end as group_account,
+        -- a purchase: an add-on (15%, no interval), else the plan's price (4% a plan up), ten of
+        -- them a year ahead for the yearly payers
+        case
+            when payment_draw < 15 then 5 + h % 50
+            else [29, 49, 99, 299][1 + least(3, (plan_draw % 4) + case when payment_draw >= 96 then 1 else 0 end)]
+                * case when pays_yearly then 10 else 1 end
+        end as amount,
+        case
+            when payment_draw < 15 then ''
+            when payment_draw = 15 then ', "interval": "weekly"'
+            when pays_yearly then ', "interval": "year"'
+            else ', "interval": "month"'
+        end as interval_member
     from kinds
 )
 select
@@ -188,10 +209,15 @@ select
     'a' || uid as anonymous_id,
     case when kind in ('group', 'switch') then 'g' || group_account end as group_id,
     {timestamp} as timestamp,
-    case when kind = 'order' then cast(29 + h % 270 as varchar) end as revenue_raw,
+    case when kind = 'order' then cast(amount as varchar) end as revenue_raw,
+    case when kind = 'order' then '{{"revenue": ' || amount || interval_member || '}}' end as properties_raw,
     case when kind = 'signup' and uid % 4 <> 0
         then '"' || ['google', 'facebook', 'linkedin'][1 + cast(uid % 3 as integer)] || '"'
     end as campaign_source_raw,
+    -- two campaigns per channel, 5% of campaign touches without one
+    case when kind = 'signup' and uid % 4 <> 0 and hash(uid * 47 + 13) % 20 <> 0
+        then '"' || ['Brand', 'Generic'][1 + cast(hash(uid * 47 + 13) % 2 as integer)] || '"'
+    end as campaign_name_raw,
     -- ~1% of events are exposures to one of 5 experiments, each user always in the same
     -- variation of an experiment (a hash of user and experiment)
     case when kind = 'exposure' then
@@ -295,11 +321,21 @@ def write_raw(
             con.execute(
                 "insert into raw.marketing_spend "
                 "(spend_date, channel, campaign, spend, source_file, source_line, loaded_at) "
-                "select date '2025-01-01' + cast(d as integer), c, null, 1000.0, 'bench.csv', 1, now() "
-                "from range(300) t(d), (values ('google'), ('facebook'), ('linkedin')) s(c)"
+                "select date '2025-01-01' + cast(d as integer), c, campaign, amount, 'bench.csv', 1, now() "
+                "from range(300) t(d), (values ('google'), ('facebook'), ('linkedin')) s(c), "
+                "(values ('brand', 550.0), (' Generic', 400.0), ('', 50.0)) p(campaign, amount)"
             )
 
 
+# The recurring-revenue models (docs/revenue.md), whose cost the builds print.
+REVENUE_MODELS = (
+    "int_payments_classified",
+    "int_payments_spread",
+    "int_mrr_movements_classified",
+    "fct_mrr",
+    "fct_revenue_retention",
+    "fct_campaign_acquisition",
+)
 # What --without-experiments leaves out: the experiment models and the tests on them.
 EXPERIMENT_MODELS = "stg_segment__experiment_exposures+"
 # The segment models (segments.md) ...
@@ -335,14 +371,16 @@ def slowest_nodes(settings: Settings, count: int = 8) -> str:
     return ", ".join(f"{r['unique_id'].split('.')[-1]} {r['execution_time']:.1f}s" for r in ranked)
 
 
-def segment_nodes(settings: Settings) -> tuple[dict[str, float], float, list[str]]:
-    """The last build's segment models and the tests on them with their times (by name), the
-    summed time of all nodes, and the segment models built.
+def segment_nodes(
+    settings: Settings, names: tuple[str, ...] = SEGMENT_MODELS
+) -> tuple[dict[str, float], float, list[str]]:
+    """The last build's models of ``names`` (the segment models) and the tests on them with their
+    times (by name), the summed time of all nodes, and those models built.
 
     dbt runs two threads, so summed node times exceed the wall time: a share is of the sum.
     """
     nodes = json.loads((target_dir(settings) / "manifest.json").read_text())["nodes"]
-    models = {key for key, node in nodes.items() if node["resource_type"] == "model" and node["name"] in SEGMENT_MODELS}
+    models = {key for key, node in nodes.items() if node["resource_type"] == "model" and node["name"] in names}
     times = {result["unique_id"]: float(result["execution_time"]) for result in node_results(settings)}
     tests = {
         key
@@ -350,7 +388,23 @@ def segment_nodes(settings: Settings) -> tuple[dict[str, float], float, list[str
         if node["resource_type"] == "test" and models & set(node.get("depends_on", {}).get("nodes", []))
     }
     segment = {nodes[key]["name"]: seconds for key, seconds in times.items() if key in models | tests}
-    return segment, sum(times.values()), sorted(name for name in segment if name in SEGMENT_MODELS)
+    return segment, sum(times.values()), sorted(name for name in segment if name in names)
+
+
+def revenue_summary(settings: Settings) -> str:
+    """What the revenue models cost in the last build and what their marts hold."""
+    spent, total, built = segment_nodes(settings, REVENUE_MODELS)
+    with connect(settings.warehouse, read_only=True) as con:
+        [(months, customers, mrr)] = con.execute(
+            "select count(*), arg_max(customers, month), arg_max(mrr, month) from marts.fct_mrr where is_complete"
+        ).fetchall()
+        [(campaigns,)] = con.execute("select count(*) from marts.fct_campaign_acquisition").fetchall()
+        [(cohorts,)] = con.execute("select count(*) from marts.fct_revenue_retention").fetchall()
+    return (
+        f"revenue models and their tests: {sum(spent.values()):.1f} s of {total:.1f} s summed node time "
+        f"({len(built)} models); fct_mrr {months} complete months, the last {customers:,} customers, "
+        f"MRR {mrr or 0:,.0f}; fct_revenue_retention {cohorts:,} rows; fct_campaign_acquisition {campaigns:,} rows"
+    )
 
 
 def segment_share(settings: Settings) -> str:
@@ -468,6 +522,7 @@ def main() -> None:
         print(f"    {segment_share(settings)}")
         if "fct_retention_by_segment" in segment_nodes(settings)[2]:
             print(f"    segments: {segment_summary(settings)}")
+        print(f"    {revenue_summary(settings)}")
         if not args.without_experiments:
             timed("    experiment results (the engine, after the build)", lambda: run_experiment_results(settings))
         extra = args.events // 200
@@ -478,6 +533,7 @@ def main() -> None:
         c = timed("(c) growth build after the append", lambda: run_build(settings, exclude=exclude, quiet=True))
         print(f"    slowest: {slowest_nodes(settings, args.nodes)}")
         print(f"    {segment_share(settings)}")
+        print(f"    {revenue_summary(settings)}")
         peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 / 1024
         left_out = " and ".join(
             name
