@@ -28,6 +28,10 @@ DuckDB, and on revocation it first writes the batch read so far (records of the 
 partitions included: they were read while it owned them; the new owner starts from the
 offsets stored with them, and the writer's offset guard skips anything a late writer would
 repeat).
+
+With the spark engine the writer process writes the Parquet lake instead of the DuckDB file
+(:mod:`ingest.lake`); everything said here about DuckDB's offsets holds for the offsets the
+lake's file names give.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class Ingester:
             hold_seconds=config.hold_seconds,
             memory_limit=config.memory_limit,
             stream_rows=config.stream_rows,
+            lake=settings.lake if settings.uses_lake else None,
         )
         try:
             self.watch = BrokerWatch(settings.require_bootstrap(), follow=mode == "follow", stop=request)

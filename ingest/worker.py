@@ -1,4 +1,4 @@
-"""The writer process of `growth ingest`: validate, build Arrow tables, write DuckDB.
+"""The writer process of `growth ingest`: validate, build Arrow tables, write DuckDB (or the lake).
 
 kafka-python decodes records in pure Python, which alone keeps one core busy; validation
 and the DuckDB write cost about as much again. Threads cannot overlap the two (the GIL),
@@ -11,6 +11,8 @@ Exactly-once does not depend on this split: a batch is still written in ONE Duck
 transaction (rows, quarantine, offsets, see :mod:`ingest.writer`), the consumer commits
 to Kafka only after this process has answered that the transaction committed, and a
 batch that is not answered for is simply read again from the offsets stored in DuckDB.
+With the spark engine this process writes the Parquet lake instead (:mod:`ingest.lake`),
+where each partition's events file is the commit and the file names hold the offsets.
 
 Lifetime: the process is the consumer's child and must never outlive it holding the
 DuckDB file. On Linux it asks the kernel for SIGKILL when its parent dies (an interrupted
@@ -106,11 +108,19 @@ class WriterProcess:
     """
 
     def __init__(
-        self, warehouse: Path, *, hold_seconds: float, memory_limit: str | None = None, stream_rows: int = 50_000
+        self,
+        warehouse: Path,
+        *,
+        hold_seconds: float,
+        memory_limit: str | None = None,
+        stream_rows: int = 50_000,
+        lake: Path | None = None,
     ) -> None:
+        """``lake``: write batches into that Parquet lake (the spark engine) instead of ``warehouse``."""
         level = log.getEffectiveLevel()  # the worker logs as verbosely as this module would
         code = f"import sys; sys.path.insert(0, {str(PROJECT_ROOT)!r}); from ingest.worker import main; main()"
-        args = [str(warehouse), str(hold_seconds), str(level), memory_limit or "", str(stream_rows)]
+        target = [str(lake.resolve())] if lake is not None else []
+        args = [str(warehouse), str(hold_seconds), str(level), memory_limit or "", str(stream_rows), *target]
         self.process = subprocess.Popen(
             [sys.executable, "-c", code, *args],
             stdin=subprocess.PIPE,
@@ -275,13 +285,14 @@ def _describe(exc: BaseException) -> str:
 
 
 def main() -> None:
-    """Entry point of the writer process: ``WAREHOUSE HOLD_SECONDS LOG_LEVEL MEMORY_LIMIT STREAM_ROWS``."""
+    """Entry point of the writer process: ``WAREHOUSE HOLD_SECONDS LOG_LEVEL MEMORY_LIMIT STREAM_ROWS [LAKE]``."""
     parent = os.getppid()
     _die_with_parent(parent)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     warehouse, hold_seconds, level = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
     memory_limit, stream_rows = sys.argv[4], int(sys.argv[5])
+    lake = Path(sys.argv[6]) if len(sys.argv) > 6 else None
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
     # The pipes are the protocol: keep them on private descriptors, so that nothing a
     # library prints can corrupt a message.
@@ -295,11 +306,17 @@ def main() -> None:
     gc.disable()
 
     from ingest.batch import Batch
-    from ingest.writer import WarehouseWriter
+    from ingest.writer import BatchWriter, WarehouseWriter
 
-    writer = WarehouseWriter(
-        warehouse, hold_seconds=hold_seconds, memory_limit=memory_limit or None, stream_rows=stream_rows
-    )
+    writer: BatchWriter
+    if lake is not None:
+        from ingest.lake import LakeWriter
+
+        writer = LakeWriter(lake, hold_seconds=hold_seconds, memory_limit=memory_limit or None, stream_rows=stream_rows)
+    else:
+        writer = WarehouseWriter(
+            warehouse, hold_seconds=hold_seconds, memory_limit=memory_limit or None, stream_rows=stream_rows
+        )
     inbox = _Inbox(requests, QUEUE_BYTES)
     failure: tuple[str, str] | None = None  # why the batch in progress cannot be written (told at its commit)
     cpu = time.process_time()

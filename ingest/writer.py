@@ -16,6 +16,9 @@ the consumer's default batch of 200,000 records ends in one of ~77,000.)
 :meth:`~WarehouseWriter.commit` inserts the rest, stores the offsets and commits;
 :meth:`~WarehouseWriter.abort` (or a crash) rolls the whole batch back.
 
+The same batch logic serves the Parquet lake of the spark engine (:mod:`ingest.lake`):
+:class:`BatchWriter` is what both share, :class:`WarehouseWriter` the DuckDB file.
+
 DuckDB allows one writing process per file, so the file is open (and the writer lock
 held) only while the ingester has work: a writer keeps its connection across the batches
 of a backlog (opening and checkpointing the file per batch would cost more than the
@@ -28,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections import Counter
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
@@ -90,7 +94,7 @@ def _read_offsets(con: duckdb.DuckDBPyConnection, topic: str) -> dict[int, int]:
 
 
 @dataclass
-class _OpenBatch:
+class OpenBatch:
     """The batch being written: parts not inserted yet, and what the batch covers so far."""
 
     ingested_at: datetime
@@ -120,25 +124,38 @@ class _OpenBatch:
         self.codes.update(part.codes)
 
 
-class WarehouseWriter:
-    """Writes batches; holds the file and the writer lock only while there is work."""
+class BatchWriter(ABC):
+    """A batch arrives in parts, streams into an open DuckDB transaction, and is stored whole or not at all.
+
+    What every raw-layer writer shares (the DuckDB file here, the Parquet lake in
+    :mod:`ingest.lake`): the parts, the streaming past ``stream_rows``, the offset guard of
+    the inserts, commit and abort. A subclass says where the connection comes from
+    (:meth:`_writing`), how a batch and its offsets are stored (:meth:`_store`) and how the
+    stored offsets are read (:meth:`offsets`).
+    """
 
     def __init__(
-        self,
-        warehouse: Path,
-        hold_seconds: float = 5.0,
-        memory_limit: str | None = None,
-        stream_rows: int = STREAM_ROWS,
+        self, hold_seconds: float = 5.0, memory_limit: str | None = None, stream_rows: int = STREAM_ROWS
     ) -> None:
-        # The writer process is handed a path, not the settings (which may hold secrets).
-        self.settings = Settings(warehouse=warehouse)
         self.hold_seconds = hold_seconds
         self.memory_limit = memory_limit
         self.stream_rows = stream_rows
         self._held: ExitStack | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._opened_at = 0.0
-        self._batch: _OpenBatch | None = None
+        self._batch: OpenBatch | None = None
+
+    @abstractmethod
+    def _writing(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """The connection batches are inserted through, with the raw schema in place."""
+
+    @abstractmethod
+    def _store(self, con: duckdb.DuckDBPyConnection, batch: OpenBatch) -> dict[Partition, int]:
+        """Make the inserted batch and its next offsets durable; return the stored next offsets."""
+
+    @abstractmethod
+    def offsets(self, topic: str) -> dict[int, int]:
+        """Stored next offsets per partition of ``topic`` (empty when nothing is stored)."""
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
@@ -160,7 +177,7 @@ class WarehouseWriter:
     def add(self, part: Batch) -> None:
         """Add validated records to the batch being written (opens it with the first part)."""
         if self._batch is None:
-            self._batch = _OpenBatch(part.ingested_at)
+            self._batch = OpenBatch(part.ingested_at)
         self._batch.take(part)
         if self._batch.waiting_rows >= self.stream_rows or self._batch.waiting_bytes >= STREAM_BYTES:
             try:
@@ -177,37 +194,14 @@ class WarehouseWriter:
         try:
             con = self._connection()
             self._insert_waiting(batch)
-            if batch.forgotten_records:  # count what the filter dropped (never the data itself)
-                con.execute(
-                    "insert into raw.deletion_log values (?::timestamptz, 'dropped_at_ingest', null, ?, ?, 0)",
-                    [batch.ingested_at, sorted(batch.forgotten_ids), batch.forgotten_records],
-                )
-            offsets = [(topic, partition, offset) for (topic, partition), offset in batch.next_offsets.items()]
-            con.executemany(
-                """
-                insert into raw.kafka_offsets (topic, partition, next_offset, updated_at) values (?, ?, ?, now())
-                on conflict (topic, partition) do update
-                    set next_offset = greatest(kafka_offsets.next_offset, excluded.next_offset), updated_at = now()
-                """,
-                offsets,
-            )
-            stored = con.execute(
-                "select topic, partition, next_offset from raw.kafka_offsets where topic in (select unnest(?))",
-                [sorted({topic for topic, _, _ in offsets})],
-            ).fetchall()
-            con.commit()
+            stored = self._store(con, batch)
         except BaseException:
             self._rollback(batch)
             self.release()
             raise
         if not more_waiting or time.monotonic() - self._opened_at >= self.hold_seconds:
             self.release()
-        return BatchResult(
-            {(topic, int(partition)): int(offset) for topic, partition, offset in stored},
-            batch.accepted,
-            batch.rejected_count,
-            dict(batch.codes),
-        )
+        return BatchResult(stored, batch.accepted, batch.rejected_count, dict(batch.codes))
 
     def abort(self) -> None:
         """Drop the batch being written: nothing of it is stored (it will be read again)."""
@@ -220,7 +214,7 @@ class WarehouseWriter:
         self.add(batch)
         return self.commit(more_waiting=more_waiting).stored
 
-    def _rollback(self, batch: _OpenBatch) -> None:
+    def _rollback(self, batch: OpenBatch) -> None:
         if batch.in_transaction and self._con is not None:
             try:
                 self._con.rollback()
@@ -228,7 +222,7 @@ class WarehouseWriter:
                 log.debug("rollback failed: %s", exc)
                 self.release()
 
-    def _insert_waiting(self, batch: _OpenBatch) -> None:
+    def _insert_waiting(self, batch: OpenBatch) -> None:
         """Insert the parts waiting in memory, in the batch's transaction (begun here if need be)."""
         con = self._connection()
         if not batch.in_transaction:
@@ -281,6 +275,54 @@ class WarehouseWriter:
                 [batch.ingested_at],
             )
 
+    def release(self) -> None:
+        """Close the file and let go of the writer lock (a batch in progress is rolled back)."""
+        if self._batch is not None and self._batch.in_transaction:
+            self._batch = None  # closing the connection below discards its transaction
+        if self._held is not None:
+            self._con = None
+            held, self._held = self._held, None
+            held.close()
+            time.sleep(0.05)  # let a writer woken by the release take the lock first
+
+
+class WarehouseWriter(BatchWriter):
+    """Writes batches into the warehouse file; holds it and the writer lock only while there is work."""
+
+    def __init__(
+        self,
+        warehouse: Path,
+        hold_seconds: float = 5.0,
+        memory_limit: str | None = None,
+        stream_rows: int = STREAM_ROWS,
+    ) -> None:
+        super().__init__(hold_seconds, memory_limit, stream_rows)
+        # The writer process is handed a path, not the settings (which may hold secrets).
+        self.settings = Settings(warehouse=warehouse)
+
+    def _store(self, con: duckdb.DuckDBPyConnection, batch: OpenBatch) -> dict[Partition, int]:
+        """The offsets join the rows in the batch's transaction, which commits here."""
+        if batch.forgotten_records:  # count what the filter dropped (never the data itself)
+            con.execute(
+                "insert into raw.deletion_log values (?::timestamptz, 'dropped_at_ingest', null, ?, ?, 0)",
+                [batch.ingested_at, sorted(batch.forgotten_ids), batch.forgotten_records],
+            )
+        offsets = [(topic, partition, offset) for (topic, partition), offset in batch.next_offsets.items()]
+        con.executemany(
+            """
+            insert into raw.kafka_offsets (topic, partition, next_offset, updated_at) values (?, ?, ?, now())
+            on conflict (topic, partition) do update
+                set next_offset = greatest(kafka_offsets.next_offset, excluded.next_offset), updated_at = now()
+            """,
+            offsets,
+        )
+        stored = con.execute(
+            "select topic, partition, next_offset from raw.kafka_offsets where topic in (select unnest(?))",
+            [sorted({topic for topic, _, _ in offsets})],
+        ).fetchall()
+        con.commit()
+        return {(topic, int(partition)): int(offset) for topic, partition, offset in stored}
+
     def offsets(self, topic: str) -> dict[int, int]:
         """Stored next offsets per partition of ``topic`` (empty for a new warehouse).
 
@@ -300,16 +342,6 @@ class WarehouseWriter:
         Ingest brings data in, so it may create the warehouse.
         """
         return writing(self.settings, on_wait=log.info, create=True, memory_limit=self.memory_limit)
-
-    def release(self) -> None:
-        """Close the file and let go of the writer lock (a batch in progress is rolled back)."""
-        if self._batch is not None and self._batch.in_transaction:
-            self._batch = None  # closing the connection below discards its transaction
-        if self._held is not None:
-            self._con = None
-            held, self._held = self._held, None
-            held.close()
-            time.sleep(0.05)  # let a writer woken by the release take the lock first
 
 
 def write_batch(warehouse: Path, batch: Batch) -> dict[Partition, int]:

@@ -4,11 +4,15 @@ This is the only module that reads the environment, and it does so only when an 
 point (CLI, Dagster resources, tests) calls :func:`load_settings`, never at import time.
 Knobs that belong to one layer (ingest batching, check limits, schedules) arrive as
 ``tuning``: every ``GROWTH_*`` variable as set, parsed by the layer that owns its default.
+The engine settings (``GROWTH_ENGINE``, ``GROWTH_LAKE``, ``GROWTH_SPARK_*``) are parsed and
+checked here, whatever the engine, so a typo fails at once in one line, not in the middle of
+a Spark session's start-up.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +30,26 @@ SECURITY_ENV = {
 SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password", "sasl_oauth_token_provider"})
 DEFAULT_MEMORY_LIMIT = "6GB"
 T = TypeVar("T", int, float, str)
+ENGINES = ("duckdb", "spark")
+SPARK_METHODS = ("session", "thrift")
+DEFAULT_SPARK_MASTER = "local[*]"  # `session`: Spark in this process, on every core
+DEFAULT_THRIFT_PORT = 10000  # the Spark Thrift Server's (HiveServer2) port
+SPARK_CONF_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """How dbt reaches Spark (``GROWTH_SPARK_*``): in-process (``session``) or a Thrift server."""
+
+    method: str = "session"
+    host: str | None = None  # the Thrift server (``thrift`` only)
+    port: int = DEFAULT_THRIFT_PORT  # ``thrift`` only
+    conf: Mapping[str, str] = field(default_factory=dict)  # spark.* settings, in the order given
+
+    @property
+    def master(self) -> str:
+        """``spark.master`` of a ``session``: local on every core unless the conf names a cluster."""
+        return self.conf.get("spark.master", DEFAULT_SPARK_MASTER)
 
 
 @dataclass(frozen=True)
@@ -45,6 +69,9 @@ class Settings:
     currency: str = "USD"  # the report labels money with it (GROWTH_CURRENCY); nothing is converted
     tuning: Mapping[str, str] = field(default_factory=dict)  # GROWTH_* variables as set
     dagster_home: Path | None = None  # DAGSTER_HOME; else data/dagster, the instance `make ui` opens
+    engine: str = "duckdb"  # GROWTH_ENGINE: one of ENGINES
+    lake: Path = Path("data/lake")  # GROWTH_LAKE: the raw layer as Parquet, with the spark engine
+    spark: SparkSettings = field(default_factory=SparkSettings)
 
     def tuned(self, name: str, default: T) -> T:
         """The ``GROWTH_*`` knob ``name`` parsed as ``default``'s type, else ``default``."""
@@ -60,6 +87,11 @@ class Settings:
     def data_dir(self) -> Path:
         """Where run-time state (pid files, locks, spill files) lives: beside the warehouse."""
         return self.warehouse.parent
+
+    @property
+    def uses_lake(self) -> bool:
+        """The raw layer lives in the Parquet lake (spark engine), not in the DuckDB file."""
+        return self.engine == "spark"
 
     @property
     def dagster_instance_dir(self) -> Path:
@@ -89,6 +121,59 @@ def _parse_kafka_config(pairs: Sequence[str]) -> dict[str, Any]:
             raise ConfigError(f"--kafka-config expects KEY=VALUE, got {pair!r}")
         parsed[key.strip().replace(".", "_")] = value
     return parsed
+
+
+def _choice(var: str, raw: str | None, allowed: Sequence[str]) -> str:
+    value = (raw or allowed[0]).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{var}={raw!r} is not one of: {', '.join(allowed)}")
+    return value
+
+
+def _lake(raw: str | None) -> Path:
+    """A local folder (or a ``file:`` URI of one); object storage URIs are a later step."""
+    if not raw:
+        return Settings.lake
+    if raw.startswith("file://"):
+        return Path(raw.removeprefix("file://"))
+    if "://" in raw:
+        raise ConfigError(
+            f"GROWTH_LAKE={raw!r}: only a local folder (or a file:// URI) is supported for now, "
+            "not object storage or HDFS (see docs/scale-out.md)"
+        )
+    return Path(raw)
+
+
+def _spark_conf(raw: str | None) -> dict[str, str]:
+    """``key=value,key=value``. A piece that does not start with a key continues the value
+    before it, so that list values keep their commas (``spark.jars=a.jar,b.jar``,
+    ``spark.driver.extraJavaOptions=-Da=1,-Db=2``)."""
+    conf: dict[str, str] = {}
+    last: str | None = None
+    for piece in (raw or "").split(","):
+        key, sep, value = piece.partition("=")
+        if sep and SPARK_CONF_KEY.fullmatch(key.strip()):
+            last = key.strip()
+            conf[last] = value.strip()
+        elif not piece.strip():
+            continue
+        elif last is not None:
+            conf[last] += "," + piece.strip()
+        else:
+            raise ConfigError(f"GROWTH_SPARK_CONF={raw!r}: expected key=value,... (got {piece!r})")
+    return conf
+
+
+def _spark(env: Mapping[str, str]) -> SparkSettings:
+    method = _choice("GROWTH_SPARK_METHOD", env.get("GROWTH_SPARK_METHOD"), SPARK_METHODS)
+    host = (env.get("GROWTH_SPARK_HOST") or "").strip() or None
+    raw_port = (env.get("GROWTH_SPARK_PORT") or "").strip()
+    port = int(raw_port) if raw_port.isdigit() else -1 if raw_port else DEFAULT_THRIFT_PORT
+    if not 0 < port < 65536:
+        raise ConfigError(f"GROWTH_SPARK_PORT={raw_port!r} is not a port number (1-65535)")
+    if method == "thrift" and host is None:
+        raise ConfigError("GROWTH_SPARK_METHOD=thrift needs GROWTH_SPARK_HOST (the Spark Thrift Server's host)")
+    return SparkSettings(method=method, host=host, port=port, conf=_spark_conf(env.get("GROWTH_SPARK_CONF")))
 
 
 def load_settings(
@@ -127,6 +212,9 @@ def load_settings(
         currency=(env.get("GROWTH_CURRENCY") or defaults.currency).strip().upper(),
         tuning={key: value for key, value in env.items() if key.startswith("GROWTH_")},
         dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
+        engine=_choice("GROWTH_ENGINE", env.get("GROWTH_ENGINE"), ENGINES),
+        lake=_lake(env.get("GROWTH_LAKE")),
+        spark=_spark(env),
     )
 
 

@@ -1,0 +1,105 @@
+"""The ingest writer of the spark engine: each batch into the Parquet lake, exactly once.
+
+The consumer loop, the writer process, validation, batching, the stop rules and the reject
+limit are the DuckDB path's (:mod:`ingest.consumer`, :mod:`ingest.worker`,
+:mod:`ingest.batch`); only where a committed batch goes differs. :class:`LakeWriter` is a
+:class:`~ingest.writer.BatchWriter` whose connection is an in-memory DuckDB with the raw
+schema: parts stream into its transaction through the same inserts as into the warehouse
+file, and the commit copies each partition's rows out as files (:mod:`warehouse.lake` has the
+layout and why a batch's events file is its commit), then rolls the in-memory transaction
+back, which empties it for the next batch.
+
+The offset guard: under the lock of every partition of the batch, the next offsets are read
+from the files and the batch's rows below them are deleted before anything is written, so a
+writer whose partition moved to another ingester mid-batch cannot write an offset twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractContextManager, ExitStack
+from pathlib import Path
+
+import duckdb
+
+from ingest.batch import Partition
+from ingest.writer import STREAM_ROWS, BatchWriter, OpenBatch
+from warehouse.lake import EVENTS, QUARANTINE, Lake, range_name, raw_in_memory
+
+log = logging.getLogger(__name__)
+
+TABLES = {EVENTS: "raw.events", QUARANTINE: "raw.events_quarantine"}
+# The rows of one partition, in offset order (the file's row order).
+PARTITION_ROWS = "select * from {table} where kafka_topic = ? and kafka_partition = ? order by kafka_offset"
+FIRST_OFFSET = """
+    select min(kafka_offset) from (
+        select kafka_offset from raw.events where kafka_topic = $1 and kafka_partition = $2
+        union all
+        select kafka_offset from raw.events_quarantine where kafka_topic = $1 and kafka_partition = $2
+    )
+"""
+
+
+class LakeWriter(BatchWriter):
+    """Writes batches as Parquet files into the lake; see the module docstring."""
+
+    def __init__(
+        self, lake: Path, hold_seconds: float = 5.0, memory_limit: str | None = None, stream_rows: int = STREAM_ROWS
+    ) -> None:
+        super().__init__(hold_seconds, memory_limit, stream_rows)
+        self.lake = Lake(lake)
+
+    def _writing(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return raw_in_memory(self.memory_limit)
+
+    def _store(self, con: duckdb.DuckDBPyConnection, batch: OpenBatch) -> dict[Partition, int]:
+        """Per partition: the quarantine file, then the events file (the commit), under its lock."""
+        stored: dict[Partition, int] = {}
+        with ExitStack() as locks:
+            for topic, partition in sorted(batch.next_offsets):  # one order everywhere: no deadlock
+                locks.enter_context(self.lake.partition_lock(topic, partition))
+                offset = self.lake.settle(topic, partition)
+                if offset is not None:
+                    stored[(topic, partition)] = offset
+            self._drop_stored(con, stored)
+            for (topic, partition), end in sorted(batch.next_offsets.items()):
+                [(first,)] = con.execute(FIRST_OFFSET, [topic, partition]).fetchall()
+                if first is None:  # a late writer: another ingester stored all of it
+                    continue
+                name = range_name(first, end - 1)
+                for table in (QUARANTINE, EVENTS):  # the events file last: it commits the range
+                    rows = PARTITION_ROWS.format(table=TABLES[table])
+                    if table == EVENTS or con.execute(f"select exists ({rows})", [topic, partition]).fetchall()[0][0]:
+                        self.lake.publish(
+                            con, rows, [topic, partition], self.lake.partition_dir(table, topic, partition) / name
+                        )
+                stored[(topic, partition)] = end
+        con.rollback()  # on disk now; the in-memory tables are empty for the next batch
+        return stored
+
+    @staticmethod
+    def _drop_stored(con: duckdb.DuckDBPyConnection, stored: dict[Partition, int]) -> None:
+        """Delete the batch's rows below the next offsets the files say (the offset guard)."""
+        if not stored:
+            return
+        con.executemany(
+            "insert into raw.kafka_offsets (topic, partition, next_offset) values (?, ?, ?)",
+            [(topic, partition, offset) for (topic, partition), offset in stored.items()],
+        )
+        for table in TABLES.values():
+            con.execute(
+                f"""
+                delete from {table} b using raw.kafka_offsets o
+                where o.topic = b.kafka_topic and o.partition = b.kafka_partition and b.kafka_offset < o.next_offset
+                """
+            )
+
+    def offsets(self, topic: str) -> dict[int, int]:
+        """Next offsets from the files, each partition tidied of a crashed writer's leftovers first."""
+        found: dict[int, int] = {}
+        for partition in self.lake.partitions(topic):
+            with self.lake.partition_lock(topic, partition):
+                offset = self.lake.settle(topic, partition)
+            if offset is not None:
+                found[partition] = offset
+        return found

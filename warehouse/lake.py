@@ -1,0 +1,239 @@
+"""The raw layer as a Parquet lake (``GROWTH_ENGINE=spark``): layout, atomic files, offsets.
+
+With the spark engine the raw tables are folders of Parquet files under ``GROWTH_LAKE``
+instead of tables in the DuckDB file, with the same columns and types
+(:data:`warehouse.connection.RAW_SCHEMA_DDL`, which this module builds in an in-memory
+DuckDB and copies out, so the two can never drift apart)::
+
+    <lake>/events/<topic>/<partition>/<first>-<last>.parquet
+    <lake>/events_quarantine/<topic>/<partition>/<first>-<last>.parquet
+    <lake>/marketing_spend/<source file>.parquet
+    <lake>/_locks/<topic>/<partition>.lock
+
+``<first>-<last>`` is the range of Kafka offsets one ingest batch covered in that partition
+(decimal, inclusive). The folders are plain names, not Hive ``key=value`` ones: every file
+carries ``kafka_topic`` and ``kafka_partition`` itself, and partition discovery (Spark's,
+DuckDB's) would otherwise add or retype those columns.
+
+Exactly once, without a transaction spanning two files: a batch's events file is its
+commit. The quarantine file of a batch (if it has rejected records) lands first, then the
+events file (always written, with no rows if every record was rejected); each is written
+under a hidden temporary name in its final folder, fsynced, renamed into place and its
+folder fsynced. The next offset of a partition is the largest ``<last>`` of its events
+files plus one. A crash before the events file's rename leaves at most a temporary file
+and a quarantine file whose range no events file covers: both are leftovers, which the
+next writer of the partition deletes (under the partition's lock) before it writes that
+range again. Readers never see a temporary file (Spark and DuckDB skip names that start
+with a dot), and see a batch's quarantine file at most a moment before its events file.
+
+A writer holds the partition's lock (``flock``, so local file systems only; the kernel
+releases it when a process dies) from reading the next offset until its files are in
+place, so two ingesters of one consumer group, or a late one whose partition moved, never
+write an offset twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import duckdb
+
+from warehouse.connection import ensure_raw_schema
+from warehouse.lock import writer_lock
+
+log = logging.getLogger(__name__)
+
+EVENTS = "events"
+QUARANTINE = "events_quarantine"
+SPEND = "marketing_spend"
+RANGE = re.compile(r"([0-9]+)-([0-9]+)\.parquet")
+TEMPORARY = ".tmp"  # suffix of a file being written (its name also starts with a dot)
+
+
+def range_name(first: int, last: int) -> str:
+    """The file name of a batch that covered offsets ``first`` to ``last`` of one partition."""
+    return f"{first}-{last}.parquet"
+
+
+def parse_range(name: str) -> tuple[int, int] | None:
+    """``(first, last)`` of a batch file's name; None for anything else (temporary files)."""
+    match = RANGE.fullmatch(name)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _sql_string(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _fsync(path: Path, *, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def raw_in_memory(memory_limit: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB holding the raw schema: the staging area from which lake files are copied.
+
+    Rows go through the same SQL as into the warehouse file (the same casts, the same
+    constraints), so a lake file has exactly the columns and types the DuckDB raw table has.
+    It spills to the system's temporary folder beyond ``memory_limit``.
+    """
+    con = duckdb.connect(":memory:")
+    try:
+        if memory_limit:
+            con.execute(f"set memory_limit = {_sql_string(memory_limit)}")
+        con.execute(f"set temp_directory = {_sql_string(Path(tempfile.gettempdir()) / 'growth-lake-spill')}")
+        con.execute("set enable_progress_bar = false")
+        ensure_raw_schema(con)
+        yield con
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class Lake:
+    """The lake under one root folder (paths only: nothing is read or created until asked)."""
+
+    root: Path
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def partition_dir(self, table: str, topic: str, partition: int) -> Path:
+        return self.root / table / topic / str(partition)
+
+    def spend_file(self, source_file: str) -> Path:
+        """Where the spend of one CSV base name (its identity) lives; the name escaped for any file system
+        and never hidden (Spark skips names starting with ``.`` or ``_``)."""
+        name = quote(source_file, safe="")
+        if name[:1] in (".", "_"):
+            name = f"%{ord(name[0]):02X}{name[1:]}"
+        return self.root / SPEND / f"{name}.parquet"
+
+    def files(self, table: str, topic: str | None = None) -> list[Path]:
+        """The batch (or spend) files of ``table`` present, temporary files excluded."""
+        base = self.root / table
+        if table == SPEND:
+            return sorted(base.glob("*.parquet")) if base.is_dir() else []
+        topics = [topic] if topic is not None else self.topics(table)
+        return [
+            path
+            for name in topics
+            for partition in self.partitions(name, tables=(table,))
+            for path in self._batch_files(self.partition_dir(table, name, partition))
+        ]
+
+    def topics(self, table: str = EVENTS) -> list[str]:
+        """Topics with a folder in ``table``."""
+        base = self.root / table
+        return sorted(path.name for path in base.iterdir() if path.is_dir()) if base.is_dir() else []
+
+    def partitions(self, topic: str, tables: Sequence[str] = (EVENTS, QUARANTINE)) -> list[int]:
+        """Partitions of ``topic`` with a folder in any of ``tables`` (leftovers of a crash included)."""
+        found: set[int] = set()
+        for table in tables:
+            folder = self.root / table / topic
+            if folder.is_dir():
+                found.update(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+        return sorted(found)
+
+    @staticmethod
+    def _batch_files(folder: Path) -> list[Path]:
+        if not folder.is_dir():
+            return []
+        named = [(parsed, path) for path in folder.iterdir() if (parsed := parse_range(path.name))]
+        return [path for _, path in sorted(named)]
+
+    # -- offsets --------------------------------------------------------------------------
+
+    def next_offset(self, topic: str, partition: int) -> int | None:
+        """One past the last offset of the partition's events files (the commits); None if it has none."""
+        ends = [parse_range(path.name) for path in self._batch_files(self.partition_dir(EVENTS, topic, partition))]
+        return max((last + 1 for _, last in filter(None, ends)), default=None)
+
+    def next_offsets(self, topic: str) -> dict[int, int]:
+        """Next offset per partition of ``topic`` that has one, read without locking or tidying."""
+        found = {partition: self.next_offset(topic, partition) for partition in self.partitions(topic, (EVENTS,))}
+        return {partition: offset for partition, offset in found.items() if offset is not None}
+
+    @contextmanager
+    def partition_lock(self, topic: str, partition: int) -> Iterator[None]:
+        """Exclusive right to read the next offset of one partition and write its files."""
+        with writer_lock(self.root / "_locks" / topic / str(partition), on_wait=log.debug):
+            yield
+
+    def settle(self, topic: str, partition: int) -> int | None:
+        """The partition's next offset, after deleting what crashed writers left (hold its lock).
+
+        Leftovers are temporary files, and quarantine files at or beyond the next offset: a
+        batch whose quarantine file landed but whose events file (its commit) did not. The
+        batch is read again from the next offset and writes its quarantine again.
+        """
+        next_offset = self.next_offset(topic, partition)
+        for table in (EVENTS, QUARANTINE):
+            folder = self.partition_dir(table, topic, partition)
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                parsed = parse_range(path.name)
+                leftover = (
+                    path.name.endswith(TEMPORARY)
+                    if parsed is None
+                    else table == QUARANTINE and parsed[0] >= (next_offset or 0)
+                )
+                if leftover:
+                    log.info("removing %s, left by an interrupted ingest", path)
+                    path.unlink(missing_ok=True)
+        return next_offset
+
+    # -- writing --------------------------------------------------------------------------
+
+    def publish(self, con: duckdb.DuckDBPyConnection, query: str, params: Sequence[object], final: Path) -> None:
+        """Copy ``query``'s rows into ``final`` as Parquet, whole or not at all, and durably.
+
+        Written under a temporary name in the same folder and fsynced, then renamed (atomic
+        within a folder), then the folder is fsynced so that the rename survives a power cut
+        before anything that depends on it (the next file of the batch) is written.
+        """
+        self._make_dirs(final.parent)
+        temporary = final.with_name(f".{final.name}.{os.getpid()}{TEMPORARY}")
+        try:
+            con.execute(f"copy ({query}) to {_sql_string(temporary)} (format parquet, compression zstd)", list(params))
+            _fsync(temporary)
+            os.replace(temporary, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise
+        _fsync(final.parent, directory=True)
+
+    def _make_dirs(self, folder: Path) -> None:
+        """Create ``folder`` and its missing parents, each made durable in its parent."""
+        missing: list[Path] = []
+        while not folder.is_dir():
+            missing.append(folder)
+            folder = folder.parent
+        for path in reversed(missing):
+            with contextlib.suppress(FileExistsError):  # another writer made it meanwhile
+                path.mkdir()
+            _fsync(path.parent, directory=True)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def relation(self, table: str, topic: str | None = None) -> str | None:
+        """SQL (DuckDB) reading every file of ``table``, or None when it has none yet."""
+        files = self.files(table, topic)
+        if not files:
+            return None
+        return f"read_parquet([{', '.join(_sql_string(path) for path in files)}], hive_partitioning = false)"
