@@ -1,13 +1,13 @@
 """The report's recurring-revenue sections on hand-made marts, expected texts worked out by hand.
 
-The marts hold the rows tests/test_dbt_revenue.py works out from its events (January to
-June 2026, the data ending on 15 June, so June is running), written here by hand.
+The marts hold the rows of tests/_revenue_data.py, worked out by hand from the events of
+tests/test_dbt_revenue.py (January to June 2026, the data ending on 15 June, so June is
+running).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import duckdb
@@ -15,51 +15,8 @@ import pytest
 
 from analysts.report.revenue import CAMPAIGN_TITLE, NOT_THERE_YET, revenue_charts
 from analysts.report.style import Chart
+from tests._revenue_data import APR, CAMPAIGNS, FEB, JAN, MAR, MAY, MRR, RETENTION
 
-JAN, FEB, MAR, APR, MAY, JUN = (date(2026, month, 1) for month in range(1, 7))
-
-# month, mrr, customers, arpu, new, expansion, contraction, churned, reactivation, unrecognised, complete
-MRR = [
-    (JAN, 80.0, 3, 80 / 3, 80.0, 0.0, 0.0, 0.0, 0.0, 0, True),
-    (FEB, 90.0, 4, 22.5, 10.0, 0.0, 0.0, 0.0, 0.0, 2, True),
-    (MAR, 220.0, 5, 44.0, 100.0, 30.0, 0.0, 0.0, 0.0, 2, True),
-    (APR, 125.0, 2, 62.5, 0.0, 0.0, 15.0, 80.0, 0.0, 0, True),
-    (MAY, 240.0, 4, 60.0, 80.0, 0.0, 0.0, 0.0, 35.0, 0, True),
-    (JUN, 240.0, 4, 60.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, False),
-]
-# cohort_month, months_since_start, customers, starting_mrr, mrr, retained, nrr, grr, complete
-RETENTION = [
-    (JAN, 0, 3, 80.0, 80.0, 3, 1.0, 1.0, True),
-    (JAN, 1, 3, 80.0, 80.0, 3, 1.0, 1.0, True),
-    (JAN, 2, 3, 80.0, 80.0, 3, 1.0, 1.0, True),
-    (JAN, 3, 3, 80.0, 0.0, 0, 0.0, 0.0, True),
-    (JAN, 4, 3, 80.0, 35.0, 1, 0.4375, 0.375, True),
-    (JAN, 5, 3, 80.0, 35.0, 1, 0.4375, 0.375, False),
-    (FEB, 0, 1, 10.0, 10.0, 1, 1.0, 1.0, True),
-    (FEB, 1, 1, 10.0, 40.0, 1, 4.0, 1.0, True),
-    (FEB, 2, 1, 10.0, 25.0, 1, 2.5, 1.0, True),
-    (FEB, 3, 1, 10.0, 25.0, 1, 2.5, 1.0, True),
-    (FEB, 4, 1, 10.0, 25.0, 1, 2.5, 1.0, False),
-    (MAR, 0, 1, 100.0, 100.0, 1, 1.0, 1.0, True),
-    (MAR, 1, 1, 100.0, 100.0, 1, 1.0, 1.0, True),
-    (MAR, 2, 1, 100.0, 100.0, 1, 1.0, 1.0, True),
-    (MAR, 3, 1, 100.0, 100.0, 1, 1.0, 1.0, False),
-    (MAY, 0, 1, 80.0, 80.0, 1, 1.0, 1.0, True),
-    (MAY, 1, 1, 80.0, 80.0, 1, 1.0, 1.0, False),
-]
-# month, channel, campaign, spend, signups, new_customers, cost_per_signup, cac, revenue_to_date
-CAMPAIGNS = [
-    (date(2025, 12, 1), "google", "brand search", 20.0, 0, 0, None, None, 0.0),
-    (JAN, "direct", "(none)", None, 1, 1, None, None, 200.0),
-    (JAN, "google", "(none)", None, 1, 1, None, None, 125.0),
-    (JAN, "google", "(unattributed)", 50.0, 0, 0, None, None, 0.0),
-    (JAN, "google", "brand search", 150.0, 2, 2, 75.0, 75.0, 130.0),
-    (FEB, "facebook", "lookalike", 30.0, 0, 0, None, None, 0.0),
-    (FEB, "facebook", "retargeting", 0.0, 1, 0, 0.0, None, 1200.0),
-    (FEB, "google", "(none)", None, 1, 1, None, None, 115.0),
-    (MAR, "facebook", "retargeting", None, 0, 1, None, None, 0.0),
-    (MAY, "linkedin", "(unattributed)", 80.0, 1, 1, 80.0, 80.0, 140.0),
-]
 TABLES: dict[str, tuple[str, list[tuple[Any, ...]]]] = {
     "fct_mrr": (
         "month date, mrr double, customers bigint, arpu double, new_mrr double, expansion_mrr double, "

@@ -29,14 +29,10 @@ reporting_period as (
 
 bounds as (
 
-    select
-        least(
-            coalesce((select min(month) from movements), reporting_period.last_month),
-            coalesce((select min(month) from unrecognized), reporting_period.last_month)
-        ) as first_month,
-        reporting_period.last_month
-    from reporting_period
-    where exists (select 1 from movements) or exists (select 1 from unrecognized)
+    select min(held.month) as first_month, reporting_period.last_month
+    from (select month from movements union all select month from unrecognized) as held
+    cross join reporting_period
+    group by reporting_period.last_month
 
 ),
 
