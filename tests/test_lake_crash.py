@@ -1,0 +1,134 @@
+"""The lake's exactly-once under kill -9: at random moments, at each step of a commit, and two
+deliberately broken writers that the same checker must catch (the negative controls).
+
+The ingester runs as `growth ingest` in a subprocess with ``GROWTH_ENGINE=spark``. Kills at a
+precise step come from ``tests/lake_faults/sitecustomize.py``, which the subprocesses load
+through PYTHONPATH: it kills the ingester and its writer process when the writer reaches that
+step, or swaps in a broken writer. Production code has no hook for it.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests._lake import lake_problems, on_lake, records, write_to_lake
+from tests.test_ingest import _ingest_process, make_topic, produce
+from warehouse.lake import EVENTS, Lake, range_name
+from warehouse.settings import Settings
+
+FAULTS = Path(__file__).parent / "lake_faults"
+TOTAL = 3000
+
+
+@pytest.fixture
+def lake_settings(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The test's topic with TOTAL records, and subprocesses that ingest it into a lake."""
+    lake = on_lake(settings, tmp_path)
+    monkeypatch.setenv("GROWTH_ENGINE", "spark")
+    monkeypatch.setenv("GROWTH_LAKE", str(lake.lake))
+    monkeypatch.setenv("PYTHONPATH", str(FAULTS))
+    monkeypatch.delenv("LAKE_FAULT", raising=False)
+    make_topic(settings)
+    produce(settings, records(TOTAL))
+    return lake
+
+
+def ingest(
+    settings: Settings, attempt: str, monkeypatch: pytest.MonkeyPatch, fault: str = "", batch: int = 40
+) -> subprocess.Popen[bytes]:
+    """`growth ingest --until-caught-up` in a new group (the offsets come from the files, never the
+    group), small batches: many commits to kill."""
+    monkeypatch.setenv("LAKE_FAULT", fault)
+    return _ingest_process(settings, "--until-caught-up", group=f"{settings.group_id}-{attempt}", batch=batch)
+
+
+def finish(settings: Settings, monkeypatch: pytest.MonkeyPatch, fault: str = "") -> None:
+    final = ingest(settings, "final", monkeypatch, fault, batch=1000)
+    assert final.wait(120) == 0, final.stderr.read() if final.stderr else ""
+
+
+def killed_at(settings: Settings, monkeypatch: pytest.MonkeyPatch, fault: str, attempt: str) -> None:
+    process = ingest(settings, attempt, monkeypatch, fault)
+    assert process.wait(120) == -signal.SIGKILL, f"{fault} was never reached"
+
+
+def test_the_checker_catches_a_lost_a_doubled_and_an_unreadable_batch(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    write_to_lake(lake, "t", 0, 0, 7)
+    write_to_lake(lake, "t", 0, 8, 11)
+    assert lake_problems(lake, "t", 12) == []
+    events = lake.partition_dir(EVENTS, "t", 0)
+    shutil.copy(events / range_name(0, 7), events / range_name(12, 19))  # a batch stored twice
+    assert any("stored 2 times" in problem for problem in lake_problems(lake, "t", 12))
+    (events / range_name(12, 19)).unlink()
+    (events / range_name(8, 11)).write_bytes(b"PAR1 cut short")
+    found = lake_problems(lake, "t", 12)
+    assert any("unreadable" in problem for problem in found)
+    assert any("3 records lost" in problem for problem in found)  # 9, 10, 11 (8 is quarantined)
+
+
+def test_kill_dash_nine_at_random_moments_loses_and_doubles_nothing(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake(lake_settings.lake)
+    rng = random.Random(19)
+    kills = 0
+    for attempt in range(8):
+        before = len(lake.files(EVENTS))
+        process = ingest(lake_settings, str(attempt), monkeypatch)
+        deadline = time.monotonic() + 30
+        while process.poll() is None and time.monotonic() < deadline:
+            if len(lake.files(EVENTS)) > before:  # it is writing batches now
+                time.sleep(rng.uniform(0.0, 0.1))  # kill somewhere in the middle of the stream
+                break
+            time.sleep(0.02)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait()
+    assert kills >= 6
+    finish(lake_settings, monkeypatch)
+    assert lake_problems(lake, lake_settings.topic, TOTAL) == []
+
+
+def test_kill_dash_nine_at_each_step_of_a_commit(lake_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kill mid-write of either temporary file, between the quarantine and the events file, and
+    after the events file landed but before the batch was answered for; then a clean run."""
+    steps = ["before-quarantine:3", "after-quarantine:4", "before-events:5", "after-events:6"]
+    for attempt, step in enumerate(steps):
+        killed_at(lake_settings, monkeypatch, f"crash:{step}", str(attempt))
+    finish(lake_settings, monkeypatch)
+    assert lake_problems(Lake(lake_settings.lake), lake_settings.topic, TOTAL) == []
+
+
+def test_negative_control_offsets_from_both_tables_lose_records(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a commit file (the next offset taken from quarantine files too), a kill between a
+    batch's quarantine file and its events file loses that batch's events."""
+    killed_at(lake_settings, monkeypatch, "naive-offsets,crash:after-quarantine:4", "0")
+    finish(lake_settings, monkeypatch, "naive-offsets")
+    found = lake_problems(Lake(lake_settings.lake), lake_settings.topic, TOTAL)
+    print("negative control (offsets from both tables):", found)
+    assert any("records lost" in problem for problem in found), found
+    assert any("no events file of its range" in problem for problem in found), found
+
+
+def test_negative_control_files_written_in_place_are_cut_short(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the temporary name, a kill mid-write leaves half a file under a name that says its
+    range is stored."""
+    killed_at(lake_settings, monkeypatch, "in-place,crash:before-events:5", "0")
+    finish(lake_settings, monkeypatch, "in-place")
+    found = lake_problems(Lake(lake_settings.lake), lake_settings.topic, TOTAL)
+    print("negative control (written in place):", found)
+    assert any("unreadable" in problem for problem in found), found
+    assert any("records lost" in problem for problem in found), found
