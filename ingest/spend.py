@@ -9,6 +9,10 @@ The base name is a file's identity (docs/events.md), so a file of the same name 
 folder would silently replace the first one's rows: it is refused unless ``replace``. A
 file without rows and a channel no event has as its campaign source load with a warning,
 since both are more often a mistake than an intent.
+
+With the spark engine the same rules hold for the lake, where each loaded file's rows are one
+Parquet file (``marketing_spend/<base name>.parquet``, same columns as raw.marketing_spend),
+replaced whole by a rename when the file is loaded again (:mod:`warehouse.lake`).
 """
 
 from __future__ import annotations
@@ -17,15 +21,18 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from warehouse.connection import writing
 from warehouse.errors import GrowthError
+from warehouse.lake import EVENTS, SPEND, Lake, raw_in_memory
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -112,8 +119,29 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
 
 KNOWN_CHANNELS_SQL = """
 select distinct lower(trim(json_extract_string(campaign_source_raw, '$')))
-from raw.events where campaign_source_raw is not null
+from {events} where campaign_source_raw is not null
 """
+SPEND_OF_FILE = "select * from raw.marketing_spend where source_file = ?"
+
+
+@contextmanager
+def _spend_tables(settings: Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection, str | None]]:
+    """A connection whose raw.marketing_spend holds every spend row loaded so far, and the SQL
+    relation of the events (None while there are none), so that the checks and the replace are
+    the same SQL on either engine.
+
+    DuckDB: the warehouse file under the writer lock. The lake: an in-memory copy of its spend
+    files (a few rows per day and channel), from which the replaced file is copied back out.
+    """
+    if not settings.uses_lake:
+        with writing(settings, create=True) as con:
+            yield con, "raw.events"
+        return
+    lake = Lake(settings.lake)
+    with raw_in_memory() as con:
+        if (spend := lake.relation(SPEND)) is not None:
+            con.execute(f"insert into raw.marketing_spend by name select * from {spend}")
+        yield con, lake.relation(EVENTS)
 
 
 def _store(settings: Settings, path: Path, rows: list[SpendRow], *, replace: bool) -> tuple[str, ...]:
@@ -128,7 +156,7 @@ def _store(settings: Settings, path: Path, rows: list[SpendRow], *, replace: boo
         }
     )
     source = str(path.resolve())
-    with writing(settings, create=True) as con:
+    with _spend_tables(settings) as (con, events):
         others = [
             other
             for (other,) in con.execute(
@@ -141,7 +169,9 @@ def _store(settings: Settings, path: Path, rows: list[SpendRow], *, replace: boo
                 f"{path}: a file named {path.name} was loaded from {others[0]}; "
                 "pass --replace to replace its rows with this file's"
             )
-        known = {channel for (channel,) in con.execute(KNOWN_CHANNELS_SQL).fetchall()} | {"direct"}
+        known = {"direct"}
+        if events is not None:
+            known |= {channel for (channel,) in con.execute(KNOWN_CHANNELS_SQL.format(events=events)).fetchall()}
         con.register("spend_rows", table)
         con.begin()
         con.execute("delete from raw.marketing_spend where source_file = ?", [path.name])
@@ -150,6 +180,9 @@ def _store(settings: Settings, path: Path, rows: list[SpendRow], *, replace: boo
             "select *, ? as source_file, ? as source_path, ?::timestamptz as loaded_at from spend_rows",
             [path.name, source, datetime.now(UTC)],
         )
+        if settings.uses_lake:
+            lake = Lake(settings.lake)
+            lake.publish(con, SPEND_OF_FILE, [path.name], lake.spend_file(path.name))
         con.commit()
     warnings = [] if rows else [f"{path.name}: no rows (header only); any rows it had before are removed"]
     if len(known) > 1:  # with no events yet, every channel would be "unknown"
@@ -162,9 +195,9 @@ def _store(settings: Settings, path: Path, rows: list[SpendRow], *, replace: boo
 def changed_files(settings: Settings, paths: Sequence[Path]) -> list[Path]:
     """Files never loaded, or modified since their last load (what a scheduler should load)."""
     files = _expand(paths)
-    if not settings.warehouse.exists():
+    if not settings.uses_lake and not settings.warehouse.exists():
         return files
-    with writing(settings) as con:
+    with _spend_tables(settings) as (con, _events):
         loaded = dict(con.execute("select source_file, max(loaded_at) from raw.marketing_spend group by 1").fetchall())
     return [
         path

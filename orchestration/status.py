@@ -11,6 +11,9 @@ warehouse (the pid file of ``growth broker start``, which ``growth demo`` writes
 that broker runs. A warehouse made by ``growth demo`` whose in-memory broker stopped when the
 demo ended has no broker to ask: its Kafka side is reported as such rather than as a fault.
 
+With the spark engine the raw layer is the Parquet lake: its stored offsets are the ones the
+file names give, and counts are read from its files (no lock: files only ever appear whole).
+
 The report (``--json``) keeps partitions in numeric order; the table prints it for people:
 counts grouped, ages in whole units ("8 s", "3 min", "2 h").
 """
@@ -34,6 +37,7 @@ from orchestration.build import target_dir
 from orchestration.demo import DEMO_MARKER
 from warehouse.connection import connect
 from warehouse.errors import GrowthError
+from warehouse.lake import EVENTS, QUARANTINE, SPEND, Lake
 from warehouse.lock import WarehouseBusy, writer_lock
 from warehouse.settings import Settings
 
@@ -107,6 +111,30 @@ def _warehouse_facts(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _lake_facts(settings: Settings) -> dict[str, Any]:
+    """The raw-layer facts of :func:`_warehouse_facts`, read from the lake's files."""
+    lake = Lake(settings.lake)
+    with duckdb.connect() as con:
+
+        def rows(table: str, select: str) -> list[Any]:
+            relation = lake.relation(table)
+            return con.execute(select.format(relation)).fetchall() if relation else []
+
+        [(events, last_ingest)] = rows(EVENTS, "select count(*), max(ingested_at) from {}") or [(0, None)]
+        codes = dict(rows(QUARANTINE, "select error_code, count(*) from {} group by 1 order by 1"))
+        [(spend_rows,)] = rows(SPEND, "select count(*) from {}") or [(0,)]
+    return {
+        "lake_files": {table: len(lake.files(table)) for table in (EVENTS, QUARANTINE, SPEND)},
+        "events": events,
+        "last_ingest_at": last_ingest.isoformat() if last_ingest else None,
+        "quarantine_by_code": codes,
+        "stored_offsets": lake.next_offsets(settings.topic),
+        "spend_rows": spend_rows,
+        "events_forgotten": 0,
+        "events_dropped_at_ingest": 0,
+    }
+
+
 def _last_build(settings: Settings) -> str | None:
     try:
         results = json.loads((target_dir(settings) / "run_results.json").read_text())
@@ -141,7 +169,14 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     problems: list[str] = []
     report: dict[str, Any] = {"warehouse": str(settings.warehouse), "topic": settings.topic}
     report["warehouse_busy"] = False
-    if settings.warehouse.exists():
+    if settings.uses_lake:
+        report["lake"] = str(settings.lake)
+        if settings.lake.is_dir():
+            report.update(_lake_facts(settings))
+        else:
+            problems.append(f"no lake at {settings.lake} (GROWTH_LAKE): nothing ingested yet")
+            report["stored_offsets"] = {}
+    elif settings.warehouse.exists():
         try:
             report.update(_warehouse_facts(settings))
         except WarehouseBusy:
@@ -216,7 +251,13 @@ def status_table(report: dict[str, Any]) -> Table:
         _row(table, "status", "unhealthy", "red")
     for problem in report["problems"]:
         _row(table, "problem", problem, "red")
-    _row(table, "warehouse", report["warehouse"] + (" (busy: a writer holds it)" if report["warehouse_busy"] else ""))
+    if "lake" in report:
+        files = report.get("lake_files", {})
+        counted = ", ".join(f"{table} {n:,}" for table, n in files.items())
+        _row(table, "lake", report["lake"] + (f" (files: {counted})" if files else ""))
+    else:
+        busy = " (busy: a writer holds it)" if report["warehouse_busy"] else ""
+        _row(table, "warehouse", report["warehouse"] + busy)
     broker = report.get("bootstrap_servers") or "no broker"
     _row(table, "topic", f"{report['topic']} at {broker}" + (" (embedded broker)" if report["embedded_broker"] else ""))
     if "kafka" in report:

@@ -28,6 +28,12 @@ def on_lake(settings: Settings, tmp_path: Path) -> Settings:
     return replace(settings, engine="spark", lake=tmp_path / "lake")
 
 
+def _seq(value: str | None) -> int:
+    """The sequence number of ``seq-N`` or ``bad-N``; -1 for a record without one."""
+    _, _, number = (value or "").partition("-")
+    return int(number) if number.isdigit() else -1
+
+
 def read_lake(lake: Lake, topic: str) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]], list[str]]:
     """(partition, offset, seq) of every events and quarantine row in the files, and the files that
     cannot be read or should not be there."""
@@ -37,7 +43,7 @@ def read_lake(lake: Lake, topic: str) -> tuple[list[tuple[int, int, int]], list[
         for path in lake.files(table, topic):
             try:
                 read = duckdb.sql(f"select kafka_partition, kafka_offset, {column} from read_parquet('{path}')")
-                rows[table] += [(p, o, int(value.split("-")[1])) for p, o, value in read.fetchall()]
+                rows[table] += [(p, o, _seq(value)) for p, o, value in read.fetchall()]
             except duckdb.Error as exc:
                 found.append(f"{path.relative_to(lake.root)} unreadable: {str(exc).splitlines()[0]}")
     for partition in lake.partitions(topic):
@@ -60,7 +66,7 @@ def lake_problems(lake: Lake, topic: str, produced: int) -> list[str]:
     both = events + quarantined
     coordinates = Counter((p, o) for p, o, _ in both)
     found += [f"offset {c} stored {n} times" for c, n in sorted(coordinates.items()) if n > 1]
-    seqs = Counter(seq for _, _, seq in both)
+    seqs = Counter(seq for _, _, seq in both if seq >= 0)
     found += [f"seq {s} stored {n} times" for s, n in sorted(seqs.items()) if n > 1]
     lost = [s for s in range(produced) if s not in seqs]
     if lost:
