@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -139,27 +140,43 @@ def _ingest_process(
     return subprocess.Popen([*GROWTH, "ingest", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def test_kill_dash_nine_at_random_moments_loses_and_doubles_nothing(settings: Settings) -> None:
-    make_topic(settings)
-    total = 20_000
-    produce(settings, [event(i) for i in range(total)])
-    rng = random.Random(1234)
+def kill_at_random_moments(
+    start: Callable[[int], subprocess.Popen[bytes]], progress: Callable[[], int], rng: random.Random, attempts: int
+) -> int:
+    """Start an ingester ``attempts`` times and SIGKILL each somewhere in the middle of its stream: once
+    ``progress()`` (what is stored) has grown, after a random pause. Returns how many were killed
+    (an ingester may finish first)."""
     kills = 0
-    for attempt in range(12):
-        before = len(stored_rows(settings.warehouse)[0])
-        # A new group per restart skips waiting for the dead member's session to expire;
-        # correctness never depends on the group: offsets come from DuckDB.
-        process = _ingest_process(settings, "--until-caught-up", group=f"{settings.group_id}-{attempt}", batch=40)
+    for attempt in range(attempts):
+        before = progress()
+        process = start(attempt)
         deadline = time.monotonic() + 30
         while process.poll() is None and time.monotonic() < deadline:
-            if len(stored_rows(settings.warehouse)[0]) > before:  # it is writing batches now
-                time.sleep(rng.uniform(0.0, 0.1))  # kill somewhere in the middle of the stream
+            if progress() > before:  # it is writing batches now
+                time.sleep(rng.uniform(0.0, 0.1))
                 break
             time.sleep(0.05)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
         process.wait()
+    return kills
+
+
+def test_kill_dash_nine_at_random_moments_loses_and_doubles_nothing(settings: Settings) -> None:
+    make_topic(settings)
+    total = 20_000
+    produce(settings, [event(i) for i in range(total)])
+    # A new group per restart skips waiting for the dead member's session to expire;
+    # correctness never depends on the group: offsets come from DuckDB.
+    kills = kill_at_random_moments(
+        lambda attempt: _ingest_process(
+            settings, "--until-caught-up", group=f"{settings.group_id}-{attempt}", batch=40
+        ),
+        lambda: len(stored_rows(settings.warehouse)[0]),
+        random.Random(1234),
+        attempts=12,
+    )
     assert kills >= 10
     final = _ingest_process(settings, "--until-caught-up", group=f"{settings.group_id}-final")
     assert final.wait(120) == 0, final.stderr.read() if final.stderr else ""

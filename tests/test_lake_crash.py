@@ -13,13 +13,12 @@ import random
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from tests._lake import lake_problems, on_lake, records, write_to_lake
-from tests.test_ingest import _ingest_process, make_topic, produce
+from tests.test_ingest import _ingest_process, kill_at_random_moments, make_topic, produce
 from warehouse.lake import EVENTS, Lake, range_name
 from warehouse.settings import Settings
 
@@ -74,31 +73,24 @@ def test_the_checker_catches_a_lost_a_doubled_and_an_unreadable_batch(tmp_path: 
     assert any("3 records lost" in problem for problem in found)  # 9, 10, 11 (8 is quarantined)
 
 
-def test_kill_dash_nine_at_random_moments_loses_and_doubles_nothing(
+def test_lake_exactly_once_under_kill_dash_nine_at_random_moments(
     lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lake = Lake(lake_settings.lake)
-    rng = random.Random(19)
-    kills = 0
-    for attempt in range(8):
-        before = len(lake.files(EVENTS))
-        process = ingest(lake_settings, str(attempt), monkeypatch)
-        deadline = time.monotonic() + 30
-        while process.poll() is None and time.monotonic() < deadline:
-            if len(lake.files(EVENTS)) > before:  # it is writing batches now
-                time.sleep(rng.uniform(0.0, 0.1))  # kill somewhere in the middle of the stream
-                break
-            time.sleep(0.02)
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            kills += 1
-        process.wait()
+    kills = kill_at_random_moments(
+        lambda attempt: ingest(lake_settings, str(attempt), monkeypatch),
+        lambda: len(lake.files(EVENTS)),
+        random.Random(19),
+        attempts=8,
+    )
     assert kills >= 6
     finish(lake_settings, monkeypatch)
     assert lake_problems(lake, lake_settings.topic, TOTAL) == []
 
 
-def test_kill_dash_nine_at_each_step_of_a_commit(lake_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lake_exactly_once_under_kill_dash_nine_at_each_step_of_a_commit(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A kill mid-write of either temporary file, between the quarantine and the events file, and
     after the events file landed but before the batch was answered for; then a clean run."""
     steps = ["before-quarantine:3", "after-quarantine:4", "before-events:5", "after-events:6"]
@@ -108,27 +100,24 @@ def test_kill_dash_nine_at_each_step_of_a_commit(lake_settings: Settings, monkey
     assert lake_problems(Lake(lake_settings.lake), lake_settings.topic, TOTAL) == []
 
 
-def test_negative_control_offsets_from_both_tables_lose_records(
-    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("fault", "writer", "symptom"),
+    [
+        # Without a commit file (the next offset taken from quarantine files too), a kill between a
+        # batch's quarantine file and its events file loses that batch's events.
+        ("crash:after-quarantine:4", "naive-offsets", "no events file of its range"),
+        # Without the temporary name, a kill mid-write leaves half a file under a name that says
+        # its range is stored.
+        ("crash:before-events:5", "in-place", "unreadable"),
+    ],
+    ids=["offsets-from-both-tables", "written-in-place"],
+)
+def test_negative_control_a_broken_writer_fails_the_same_check(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch, fault: str, writer: str, symptom: str
 ) -> None:
-    """Without a commit file (the next offset taken from quarantine files too), a kill between a
-    batch's quarantine file and its events file loses that batch's events."""
-    killed_at(lake_settings, monkeypatch, "naive-offsets,crash:after-quarantine:4", "0")
-    finish(lake_settings, monkeypatch, "naive-offsets")
+    killed_at(lake_settings, monkeypatch, f"{writer},{fault}", "0")
+    finish(lake_settings, monkeypatch, writer)
     found = lake_problems(Lake(lake_settings.lake), lake_settings.topic, TOTAL)
-    print("negative control (offsets from both tables):", found)
+    print(f"negative control ({writer}):", found)
     assert any("records lost" in problem for problem in found), found
-    assert any("no events file of its range" in problem for problem in found), found
-
-
-def test_negative_control_files_written_in_place_are_cut_short(
-    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Without the temporary name, a kill mid-write leaves half a file under a name that says its
-    range is stored."""
-    killed_at(lake_settings, monkeypatch, "in-place,crash:before-events:5", "0")
-    finish(lake_settings, monkeypatch, "in-place")
-    found = lake_problems(Lake(lake_settings.lake), lake_settings.topic, TOTAL)
-    print("negative control (written in place):", found)
-    assert any("unreadable" in problem for problem in found), found
-    assert any("records lost" in problem for problem in found), found
+    assert any(symptom in problem for problem in found), found
