@@ -11,7 +11,7 @@ PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install manifest demo test lint format bench ui clean chromium
+.PHONY: help install manifest demo test lint format bench ui clean chromium java
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,spark]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the project (only when missing or stale)
@@ -36,13 +36,19 @@ manifest: $(MANIFEST) ## parse the dbt project when a model, macro or test chang
 demo: $(STAMP) $(MANIFEST) ## run the whole pipeline on embedded defaults (broker, simulate, ingest, build, report)
 	$(BIN)/growth demo
 
-test: $(STAMP) $(MANIFEST) lint chromium ## lint, then run the test suite (real broker, DuckDB, dbt, Chromium)
+test: $(STAMP) $(MANIFEST) lint chromium java ## lint, then run the test suite (real broker, DuckDB, dbt, Chromium)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 chromium: ## install Debian's chromium for the browser tests when it is missing and we are root
 	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing chromium (Debian package) for the report tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+java: ## install Debian's Java 17 for the Spark engine's tests when it is missing and we are root
+	@if ! command -v java >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing openjdk-17-jre-headless (Debian package) for the Spark tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
 	fi
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy

@@ -25,15 +25,17 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from dagster_dbt import DbtCliResource, DbtProject
 
-from warehouse.connection import prepared
+from warehouse.connection import prepared, writing
 from warehouse.errors import GrowthError
+from warehouse.lake import building, spark_tables
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,11 +66,43 @@ CONTRACT_MARTS = (
     "fct_campaign_acquisition",
 )
 
+# The intermediate tables of a Spark build that transforms/ reads besides the marts (predictive
+# LTV, experiment results): land_spark_tables copies them into the DuckDB file with the marts.
+LANDED_INTERMEDIATE = (
+    "int_events_attributed",
+    "int_experiment_metric_stats",
+    "int_experiment_variations",
+    "int_experiments",
+    "int_metric_config",
+    "int_reporting_period",
+)
+
 # What every production build runs: models, seeds, snapshots and data tests. dbt unit tests
 # check the SQL against fixtures, not the data; they run in the test suite
 # (tests/test_dbt_build.py), as dbt recommends, instead of costing seconds on every build.
 DBT_BUILD_ARGS = ("build", "--exclude-resource-type", "unit_test")
 
+
+# The Spark driver's heap when GROWTH_SPARK_CONF sets none: bounded, as DuckDB's buffer pool is.
+DEFAULT_SPARK_DRIVER_MEMORY = "4g"
+# Spark's own logging in a build: errors only (orchestration/spark-log4j2.properties).
+SPARK_LOGGING = Path(__file__).with_name("spark-log4j2.properties")
+# What the project's SQL assumes of a Spark session (docs/scale-out.md).
+SPARK_SESSION = {
+    # Instants are shown and dated in UTC (macros/dates.sql turns them to the reporting zone).
+    "spark.sql.session.timeZone": "UTC",
+    # Every build rebuilds every table (macros/engine/spark.sql), so no metastore has to outlive
+    # a session: the tables are their folders under spark.sql.warehouse.dir.
+    "spark.sql.catalogImplementation": "in-memory",
+    "spark.sql.legacy.createHiveTableByDefault": "false",
+    # Timestamps as Parquet instants in microseconds (not INT96): `growth publish` copies them
+    # into DuckDB as the timestamptz the DuckDB build gives.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={SPARK_LOGGING.as_uri()}",
+}
+SPARK_SQL_RUNTIME = ("spark.sql.session.timeZone", "spark.sql.parquet.outputTimestampType")
 
 # dbt's events for a selector that matches nothing (it exits 0 and says "Nothing to do").
 NOTHING_SELECTED = frozenset({"NoNodesForSelectionCriteria", "NothingToDo"})
@@ -98,12 +132,10 @@ def build_args(
     select: str | None = None,
     exclude: str | None = None,
 ) -> list[str]:
-    """`dbt build` arguments for ``settings``' warehouse; user ``vars`` beside the profile's two."""
-    profile_vars = {
-        "warehouse_path": str(settings.warehouse.resolve()),
-        "duckdb_memory_limit": settings.memory_limit,
-    }
-    args = [*DBT_BUILD_ARGS, "--vars", json.dumps({**(vars or {}), **profile_vars})]
+    """`dbt build` arguments for ``settings``' engine and warehouse; user ``vars`` beside the profile's."""
+    args = [*DBT_BUILD_ARGS, "--vars", json.dumps({**(vars or {}), **profile_vars(settings)})]
+    if settings.engine == "spark":
+        args += ["--target", "spark"]
     if full_refresh:
         args.append("--full-refresh")
     if select:
@@ -111,6 +143,38 @@ def build_args(
     if exclude:
         args += ["--exclude", exclude]
     return args
+
+
+def profile_vars(settings: Settings) -> dict[str, Any]:
+    """What the profile (dbt_project/profiles.yml) reads: the DuckDB file and its memory cap, or
+    how to reach Spark and the settings of its session."""
+    if settings.engine != "spark":
+        return {"warehouse_path": str(settings.warehouse.resolve()), "duckdb_memory_limit": settings.memory_limit}
+    spark = settings.spark
+    return {
+        "lake_path": str(settings.lake.resolve()),
+        "spark_method": spark.method,
+        "spark_host": spark.host or "localhost",
+        "spark_port": spark.port,
+        "spark_conf": spark_conf(settings),
+    }
+
+
+def spark_conf(settings: Settings) -> dict[str, str]:
+    """The Spark session's settings: the engine's own (SPARK_SESSION), where its tables live,
+    the master and a bounded driver heap, then GROWTH_SPARK_CONF, which may change any but the
+    engine's own."""
+    if settings.spark.method == "thrift":
+        # A Thrift server's session takes runtime settings only: the server owns its master,
+        # memory, catalog and warehouse folder.
+        return {**settings.spark.conf, **{key: SPARK_SESSION[key] for key in SPARK_SQL_RUNTIME}}
+    return {
+        "spark.master": settings.spark.master,
+        "spark.driver.memory": DEFAULT_SPARK_DRIVER_MEMORY,
+        **settings.spark.conf,
+        "spark.sql.warehouse.dir": str(spark_tables(settings).resolve()),
+        **SPARK_SESSION,
+    }
 
 
 def target_dir(settings: Settings) -> Path:
@@ -154,7 +218,7 @@ def run_build(
         "--log-path",
         str(target / "logs"),
     ]
-    with prepared(settings, on_wait=log.warning):
+    with build_lock(settings, on_wait=log.warning):
         with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=DBT_PROJECT_DIR) as dbt:
             assert dbt.stdout is not None
             infos = [_echo(line, quiet) for line in dbt.stdout]
@@ -165,6 +229,30 @@ def run_build(
         failures = _failures(target / "run_results.json") or _errors(infos)
         detail = "; ".join(failures) if failures else f"dbt exited with code {returncode}"
         raise BuildError(f"dbt build failed: {detail}")
+    if settings.uses_lake:
+        land_spark_tables(settings)
+
+
+def build_lock(settings: Settings, *, on_wait: Callable[[str], None]) -> AbstractContextManager[None]:
+    """The lock a build holds while dbt runs: the DuckDB file's writer lock, or on Spark the lake's."""
+    return building(settings, on_wait=on_wait) if settings.uses_lake else prepared(settings, on_wait=on_wait)
+
+
+def land_spark_tables(settings: Settings) -> None:
+    """Copy what a Spark build made that the rest of the pipeline reads (every mart and the
+    intermediate tables of LANDED_INTERMEDIATE) into the DuckDB warehouse file, replacing the
+    previous copy in one transaction: the Python transforms, `growth publish` and so the
+    report, notebooks and `growth sql` then work as after a DuckDB build."""
+    folders = spark_tables(settings)
+    tables = [("marts", path.name) for path in sorted((folders / "marts.db").iterdir()) if path.is_dir()]
+    tables += [("intermediate", name) for name in LANDED_INTERMEDIATE]
+    with writing(settings, create=True, on_wait=log.warning) as con:
+        con.begin()
+        for schema, table in tables:
+            con.execute(f"create schema if not exists {schema}")
+            files = folders / f"{schema}.db" / table / "*.parquet"
+            con.execute(f"create or replace table {schema}.{table} as select * from read_parquet('{files}')")
+        con.commit()
 
 
 def _echo(line: str, quiet: bool) -> dict[str, Any]:

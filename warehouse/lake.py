@@ -39,7 +39,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +48,9 @@ from urllib.parse import quote
 import duckdb
 
 from warehouse.connection import ensure_raw_schema
+from warehouse.errors import GrowthError
 from warehouse.lock import writer_lock
+from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -237,3 +239,25 @@ class Lake:
         if not files:
             return None
         return f"read_parquet([{', '.join(_sql_string(path) for path in files)}], hive_partitioning = false)"
+
+
+# Where a Spark build keeps its tables (spark.sql.warehouse.dir), beside the raw folders:
+# <lake>/warehouse/<schema>.db/<table>/, Parquet that a build then copies into the DuckDB file
+# (orchestration/build.py land_spark_tables).
+SPARK_TABLES = "warehouse"
+
+
+def spark_tables(settings: Settings) -> Path:
+    return settings.lake / SPARK_TABLES
+
+
+@contextmanager
+def building(settings: Settings, *, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the lake's writer lock while Spark rebuilds its tables, as a DuckDB build holds the
+    warehouse file's; a lake with no events folder (a mistyped GROWTH_LAKE) is refused, never built."""
+    if not (settings.lake / EVENTS).is_dir():
+        raise GrowthError(
+            f"the lake {settings.lake} has no {EVENTS} folder: run `growth ingest` first (or check GROWTH_LAKE)"
+        )
+    with writer_lock(spark_tables(settings), on_wait=on_wait):
+        yield

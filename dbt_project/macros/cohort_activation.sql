@@ -27,7 +27,7 @@ cohorts as (
         {{ trunc_date(grain, 'signup_date') }} as cohort_start,
         count(*) as signups,
         sum(case when is_activated then 1 else 0 end) as activated_users,
-        {{ median(seconds_between('signed_up_at', 'activated_at') ~ ' / 3600.0') }} as median_hours_to_activate
+        {{ median(seconds_between('signed_up_at', 'activated_at') ~ ' / 3600e0') }} as median_hours_to_activate
     from users
     group by {{ positions(keys | length + 2) }}
     {% if not loop.last %}union all{% endif %}

@@ -10,6 +10,11 @@
 {% macro duckdb__reporting_date(timestamp_expr) -%}
     cast(timezone({{ sql_string(var('reporting_timezone')) }}, {{ timestamp_expr }}) as date)
 {%- endmacro %}
+{#- Spark's timestamps are instants shown in the session time zone, which the profile sets
+    to UTC: from_utc_timestamp shifts them to the reporting zone's wall clock. -#}
+{% macro spark__reporting_date(timestamp_expr) -%}
+    to_date(from_utc_timestamp({{ timestamp_expr }}, {{ sql_string(var('reporting_timezone')) }}))
+{%- endmacro %}
 
 {#- trunc(grain, date): start of the day / ISO week (Monday) / month holding the date. -#}
 {% macro trunc_date(grain, date_expr) -%}
@@ -25,6 +30,15 @@
         cast({{ dbt.datediff(trunc_date('week', a), trunc_date('week', b), 'day') }} / 7 as integer)
     {%- else -%}
         {{ dbt.datediff(trunc_date(grain, a), trunc_date(grain, b), grain) }}
+    {%- endif -%}
+{%- endmacro %}
+{% macro spark__periods_between(grain, a, b) -%}
+    {%- if grain == 'week' -%}
+        cast(datediff({{ trunc_date('week', b) }}, {{ trunc_date('week', a) }}) / 7 as integer)
+    {%- elif grain == 'month' -%}
+        ((year({{ b }}) * 12 + month({{ b }})) - (year({{ a }}) * 12 + month({{ a }})))
+    {%- else -%}
+        datediff({{ trunc_date(grain, b) }}, {{ trunc_date(grain, a) }})
     {%- endif -%}
 {%- endmacro %}
 {% macro duckdb__periods_between(grain, a, b) -%}
@@ -54,6 +68,9 @@
 {% macro default__seconds_between(a, b) -%}
     {{ dbt.datediff(a, b, 'microsecond') }} / 1000000.0
 {%- endmacro %}
+{% macro spark__seconds_between(a, b) -%}
+    (unix_micros({{ b }}) - unix_micros({{ a }})) / 1e6
+{%- endmacro %}
 {% macro duckdb__seconds_between(a, b) -%}
     (epoch_us({{ b }}) - epoch_us({{ a }})) / 1000000.0
 {%- endmacro %}
@@ -66,6 +83,9 @@
 {%- endmacro %}
 {% macro default__more_than_minutes_after(a, b, minutes) -%}
     {{ b }} > {{ dbt.dateadd('minute', minutes, a) }}
+{%- endmacro %}
+{% macro spark__more_than_minutes_after(a, b, minutes) -%}
+    unix_micros({{ b }}) - unix_micros({{ a }}) > cast({{ minutes }} as bigint) * 60000000
 {%- endmacro %}
 {% macro duckdb__more_than_minutes_after(a, b, minutes) -%}
     epoch_us({{ b }}) - epoch_us({{ a }}) > cast({{ minutes }} as bigint) * 60000000
@@ -83,6 +103,11 @@
 {% macro duckdb__integer_series(upper_bound_expr) -%}
     unnest(generate_series(0, {{ upper_bound_expr }}))
 {%- endmacro %}
+{#- explode() of a null array gives no rows, as generate_series(0, n) does for n < 0
+    (sequence(0, n) would count down). -#}
+{% macro spark__integer_series(upper_bound_expr) -%}
+    lateral explode(case when {{ upper_bound_expr }} >= 0 then sequence(0, {{ upper_bound_expr }}) end)
+{%- endmacro %}
 
 {#- Interpolated median. -#}
 {% macro median(expr) -%}
@@ -94,7 +119,10 @@
     {{ return(adapter.dispatch('timestamp_key', 'growth_warehouse')(timestamp_expr)) }}
 {%- endmacro %}
 {% macro default__timestamp_key(timestamp_expr) -%}
-    cast({{ dbt.datediff("cast('1970-01-01' as timestamp)", timestamp_expr, 'microsecond') }} as varchar)
+    cast({{ dbt.datediff("cast('1970-01-01' as timestamp)", timestamp_expr, 'microsecond') }} as {{ dbt.type_string() }})
+{%- endmacro %}
+{% macro spark__timestamp_key(timestamp_expr) -%}
+    cast(unix_micros({{ timestamp_expr }}) as string)
 {%- endmacro %}
 {% macro duckdb__timestamp_key(timestamp_expr) -%}
     cast(epoch_us({{ timestamp_expr }}) as varchar)

@@ -6,16 +6,13 @@
 
 {#- The (timestamp, messageId) sort key of a row where `condition` holds, else null. -#}
 {% macro order_key(at, message_id, condition) -%}
-    {{ return(adapter.dispatch('order_key', 'growth_warehouse')(at, message_id, condition)) }}
-{%- endmacro %}
-{% macro default__order_key(at, message_id, condition) -%}
-    case when {{ condition }} then struct_pack(at := {{ at }}, id := {{ message_id }}) end
+    case when {{ condition }} then {{ struct_of([('at', at), ('id', message_id)]) }} end
 {%- endmacro %}
 
 {#- `value` of the earliest (or with latest=true the latest) row where `condition` holds and
     `value` is not null; null when there is none. -#}
 {% macro pick_value(value, condition, latest=false, at='event_at', message_id='message_id') -%}
-    arg_{{ 'max' if latest else 'min' }}({{ value }}, {{ order_key(at, message_id, '(' ~ condition ~ ') and ' ~ value ~ ' is not null') }})
+    {{ 'max' if latest else 'min' }}_by({{ value }}, {{ order_key(at, message_id, '(' ~ condition ~ ') and ' ~ value ~ ' is not null') }})
 {%- endmacro %}
 
 {#- Candidate `name` of `left` and `right` folded into one: the earlier (or later) of the two. -#}

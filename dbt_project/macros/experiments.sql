@@ -149,8 +149,13 @@
     {{ return(experiments) }}
 {%- endmacro %}
 
-{#- Rows as a typed relation; with no rows, a relation with the same columns and none. -#}
-{% macro values_relation(columns, rows) -%}
+{#- Rows as a typed relation; with no rows, a relation with the same columns and none.
+    Types are SQL names both engines read, but for varchar: the engine's text type. -#}
+{% macro values_relation(typed_columns, rows) -%}
+    {%- set columns = [] -%}
+    {%- for name, type in typed_columns -%}
+        {%- do columns.append((name, dbt.type_string() if type == 'varchar' else type)) -%}
+    {%- endfor -%}
     {%- if rows | length == 0 -%}
     select {% for name, type in columns %}cast(null as {{ type }}) as {{ name }}{% if not loop.last %}, {% endif %}{% endfor %}
     where false
@@ -173,24 +178,23 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- An id property as experiments.md reads it: a string non-empty after trimming spaces, kept
-    as sent, or a JSON integer as its decimal string; anything else is null (not usable). -#}
-{% macro usable_json_id(json_expr) -%}
-    {{ return(adapter.dispatch('usable_json_id', 'growth_warehouse')(json_expr)) }}
-{%- endmacro %}
-{% macro duckdb__usable_json_id(json_expr) -%}
+{#- An id property at `path` of the JSON text `json`, as experiments.md reads it: a string
+    non-empty after trimming spaces, kept as sent, or a JSON integer as its decimal string;
+    anything else is null (not usable). -#}
+{% macro usable_json_id(json, path) -%}
     case
-        when json_type({{ json_expr }}) = 'VARCHAR' and trim({{ json_expr }} ->> '$', ' ') <> '' then {{ json_expr }} ->> '$'
-        when json_type({{ json_expr }}) in ('BIGINT', 'UBIGINT') then cast({{ json_expr }} as varchar)
+        when {{ json_type_at(json, path) }} = 'VARCHAR' and {{ trim_spaces(json_text_at(json, path)) }} <> ''
+            then {{ json_text_at(json, path) }}
+        when {{ json_type_at(json, path) }} in ('BIGINT', 'UBIGINT') then {{ json_text_at(json, path) }}
     end
 {%- endmacro %}
 
 {#- A label property: a string that is not blank after trimming spaces, kept as sent. -#}
-{% macro json_label(json_expr) -%}
-    {{ return(adapter.dispatch('json_label', 'growth_warehouse')(json_expr)) }}
-{%- endmacro %}
-{% macro duckdb__json_label(json_expr) -%}
-    case when json_type({{ json_expr }}) = 'VARCHAR' and trim({{ json_expr }} ->> '$', ' ') <> '' then {{ json_expr }} ->> '$' end
+{% macro json_label(json, path) -%}
+    case
+        when {{ json_type_at(json, path) }} = 'VARCHAR' and {{ trim_spaces(json_text_at(json, path)) }} <> ''
+            then {{ json_text_at(json, path) }}
+    end
 {%- endmacro %}
 
 {#- (experiment_id, metric_name) for every experiment of `experiments` (a relation with an

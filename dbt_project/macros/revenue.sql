@@ -23,12 +23,12 @@
     number, an object; one-time revenue, but counted); null when the property is absent or
     null (one-time revenue). -#}
 {% macro billing_interval_months(properties_json) -%}
-    {%- set path = sql_string('$."' ~ billing_interval_property() ~ '"') -%}
-    {%- set value = "lower(" ~ trim_spaces(properties_json ~ " ->> " ~ path) ~ ")" -%}
+    {%- set path = json_key_path(billing_interval_property()) -%}
+    {%- set kind = json_type_at(properties_json, path) -%}
+    {%- set value = "lower(" ~ trim_spaces(json_text_at(properties_json, path)) ~ ")" -%}
     case
-        when json_type({{ properties_json }}, {{ path }}) is null or json_type({{ properties_json }}, {{ path }}) = 'NULL'
-            then null
-        when json_type({{ properties_json }}, {{ path }}) <> 'VARCHAR' then 0
+        when {{ kind }} is null or {{ kind }} = 'NULL' then null
+        when {{ kind }} <> 'VARCHAR' then 0
         when {{ value }} in ('month', 'monthly') then 1
         when {{ value }} in ('quarter', 'quarterly') then 3
         when {{ value }} in ('year', 'yearly', 'annual') then 12

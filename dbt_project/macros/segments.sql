@@ -49,7 +49,7 @@
             {%- if column is none -%}
                 {{ var_error('breakdown_dimensions', 'dim_users has no column ' ~ dimension) }}
             {%- endif -%}
-            {%- if not (column.is_string() or column.is_integer() or column.dtype | lower == 'boolean') -%}
+            {%- if not (column.is_string() or column.is_integer() or column.dtype | lower in ('boolean', 'string')) -%}
                 {{ var_error('breakdown_dimensions', dimension ~ ' is ' ~ column.dtype ~ ', not text, boolean or integer') }}
             {%- endif -%}
         {%- endfor -%}
@@ -61,12 +61,13 @@
     are those the ingester stored: it reads JSON with orjson, which keeps 64-bit integers
     (-0 becomes 0) and turns larger ones into floats, so those are not usable. -#}
 {% macro usable_trait(traits, name) -%}
-    case json_type({{ traits }}, '$.{{ name }}')
-        when 'VARCHAR' then nullif({{ trim_spaces(traits ~ " ->> '$." ~ name ~ "'") }}, '')
-        when 'BIGINT' then {{ traits }} ->> '$.{{ name }}'
-        when 'UBIGINT' then {{ traits }} ->> '$.{{ name }}'
-        when 'HUGEINT' then {{ traits }} ->> '$.{{ name }}'
-        when 'BOOLEAN' then {{ traits }} ->> '$.{{ name }}'
+    {%- set path = '$.' ~ name -%}
+    case {{ json_type_at(traits, path) }}
+        when 'VARCHAR' then nullif({{ trim_spaces(json_text_at(traits, path)) }}, '')
+        when 'BIGINT' then {{ json_text_at(traits, path) }}
+        when 'UBIGINT' then {{ json_text_at(traits, path) }}
+        when 'HUGEINT' then {{ json_text_at(traits, path) }}
+        when 'BOOLEAN' then {{ json_text_at(traits, path) }}
     end
 {%- endmacro %}
 
@@ -80,28 +81,6 @@
         min(event_at) as first_used_at
     from ({{ events_sql }}) as events
     group by 1, 2, 3
-{%- endmacro %}
-
-{#- segments.md's trim: leading and trailing spaces (U+0020) only. DuckDB's one-argument
-    trim() also removes the other Unicode space separators (U+00A0, U+2000-U+200A, ...). -#}
-{% macro trim_spaces(expr) -%}
-    trim({{ expr }}, ' ')
-{%- endmacro %}
-
-{#- Each character's simple uppercase (segments.md, country). DuckDB's upper() maps ß to ẞ,
-    which simple case mapping leaves alone, so text holding ß is uppercased around it. -#}
-{% macro simple_upper(expr) -%}
-    {{ return(adapter.dispatch('simple_upper', 'growth_warehouse')(expr)) }}
-{%- endmacro %}
-{% macro default__simple_upper(expr) -%}
-    upper({{ expr }})
-{%- endmacro %}
-{% macro duckdb__simple_upper(expr) -%}
-    case
-        when contains({{ expr }}, 'ß')
-            then array_to_string(list_transform(string_split({{ expr }}, 'ß'), lambda part: upper(part)), 'ß')
-        else upper({{ expr }})
-    end
 {%- endmacro %}
 
 {#- int_user_feature_firsts' rows for the rows of int_user_feature_weeks in `weeks_sql`. -#}
@@ -131,7 +110,7 @@
             user_key
             {%- for column, value, condition, latest in candidates %}
             {%- set key = order_key('event_at', 'message_id', '(' ~ condition ~ ') and ' ~ value ~ ' is not null') %},
-            arg_{{ 'max' if latest else 'min' }}({{ value }}, {{ key }}) as {{ column }},
+            {{ 'max' if latest else 'min' }}_by({{ value }}, {{ key }}) as {{ column }},
             {{ 'max' if latest else 'min' }}({{ key }}) as {{ column }}_key
             {%- endfor %}
         from (

@@ -1,18 +1,26 @@
 {#- A generic test for a unique combination of columns (dbt_utils is not available offline). -#}
 {% test unique_combination_of_columns(model, columns) %}
+{{ repeated_keys(model, columns) }}
+{% endtest %}
+
+{% macro repeated_keys(relation, columns) -%}
 select {{ columns | join(', ') }}, count(*) as copies
-from {{ model }}
+from {{ relation }}
 group by {{ columns | join(', ') }}
 having count(*) > 1
-{% endtest %}
+{%- endmacro %}
 
 {#- The same rule for an incremental model, checked where an incremental build can break
     it: among the rows the model's latest run wrote (its run_at in the run log is their
     _batch_at), and between those and the older rows. A full build writes every row at
     once, so it checks the whole table; an incremental one does not regroup tens of
     millions of untouched rows, and a run that wrote nothing checks nothing (the rows of
-    an earlier run were checked after it; without a recorded run, the largest _batch_at). -#}
+    an earlier run were checked after it; without a recorded run, the largest _batch_at).
+    An engine that rebuilds every table (Spark) checks the whole table. -#}
 {% test unique_in_incremental_model(model, columns) %}
+{%- if not builds_incrementally() %}
+{{ repeated_keys(model, columns) }}
+{%- else %}
 {%- set key = columns | join(', ') %}
 {#- The latest run as a literal: a filter the scans can prune row groups by and the planner
     can estimate (a scalar subquery it cannot). After a full rebuild every row is the latest
@@ -61,5 +69,6 @@ where exists (
     select 1 from written
     where {% for column in columns %}written.{{ column }} = older.{{ column }}{% if not loop.last %} and {% endif %}{% endfor %}
 )
+{%- endif %}
 {%- endif %}
 {% endtest %}

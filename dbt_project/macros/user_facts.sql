@@ -8,7 +8,7 @@
     {#- not materialized: read five times, each with its own filter (touches, activations and
         the events at the earliest platform and country instants are few), which beats one
         copy of every event. #}
-    events as not materialized (
+    events as {{ not_materialized() }} (
 
         {{ events_sql }}
 
@@ -125,7 +125,7 @@
     select
         {{ events }}.user_key,
         min({{ events }}.message_id) as {{ name }}_message_id,
-        arg_min({{ events }}.{{ value }}, {{ events }}.message_id) as {{ name }}
+        min_by({{ events }}.{{ value }}, {{ events }}.message_id) as {{ name }}
     from {{ events }}
     join {{ users }}
         on {{ users }}.user_key = {{ events }}.user_key

@@ -6,10 +6,9 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.build import build_args, dbt_cli, dbt_project
+from orchestration.build import build_args, build_lock, dbt_cli, dbt_project, land_spark_tables
 from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.resources import GrowthResource
-from warehouse.connection import prepared
 
 RAW_ASSETS = {("segment", "events"): "raw_events", ("ads", "marketing_spend"): "marketing_spend"}
 
@@ -42,8 +41,10 @@ def growth_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, growt
     concurrent or successive runs never clobber each other's artifacts.
     """
     settings = growth.settings()
-    with prepared(settings, on_wait=context.log.warning):
+    with build_lock(settings, on_wait=context.log.warning):
         yield from dbt.cli(build_args(settings), context=context).stream()
+    if settings.uses_lake:
+        land_spark_tables(settings)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -20,6 +20,7 @@
   runs (so `ready` is decided then, in the model's context), as if written in the config.
 -#}
 {% macro incremental_hooks(plan=[], ready='incremental_ready', raw_stats=false, changed_from=none) -%}
+    {%- if not builds_incrementally() -%}{{ return({}) }}{%- endif -%}
     {%- set ready_call = ready ~ '()' -%}
     {%- set pre_hook = ['{{ empty_unless_incremental(' ~ ready_call ~ ') }}'] -%}
     {%- for step in plan -%}
@@ -32,4 +33,17 @@
         'pre_hook': pre_hook,
         'post_hook': ['{{ record_incremental_run(' ~ record_args | join(', ') ~ ') }}'],
     }) }}
+{%- endmacro %}
+
+{#- Whether the engine builds the incremental models incrementally. Spark's plain Parquet
+    tables take neither deletes nor merges, so there each of them is rebuilt whole
+    (macros/engine/spark.sql). -#}
+{% macro builds_incrementally() -%}
+    {{ return(adapter.dispatch('builds_incrementally', 'growth_warehouse')()) }}
+{%- endmacro %}
+{% macro default__builds_incrementally() -%}
+    {{ return(true) }}
+{%- endmacro %}
+{% macro spark__builds_incrementally() -%}
+    {{ return(false) }}
 {%- endmacro %}

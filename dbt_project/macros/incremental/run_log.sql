@@ -24,6 +24,16 @@
     intermediate.incremental_runs
 {%- endmacro %}
 
+{#- on-run-start: the run log of the incremental models; Spark rebuilds every table and
+    keeps none (macros/engine/spark.sql). -#}
+{% macro prepare_build() -%}
+    {{ return(adapter.dispatch('prepare_build', 'growth_warehouse')()) }}
+{%- endmacro %}
+{% macro default__prepare_build() -%}
+    {{ create_incremental_runs() }};
+    alter table {{ incremental_runs_relation() }} add column if not exists changed_from timestamptz
+{%- endmacro %}
+
 {% macro create_incremental_runs() -%}
     create schema if not exists intermediate;
     create table if not exists {{ incremental_runs_relation() }} (
@@ -50,7 +60,7 @@
 {%- endmacro %}
 
 {% macro batch_at() -%}
-    cast('{{ run_started_at.isoformat() }}' as timestamptz)
+    cast('{{ run_started_at.isoformat() }}' as {{ instant_type() }})
 {%- endmacro %}
 
 {#- This model's last recorded run as a dict (run_at, signature, raw_rows, raw_watermark), or none. -#}
@@ -69,7 +79,7 @@
 
 {% macro incremental_ready() -%}
     {#- Unit tests render models without a relation: always the full-refresh form. -#}
-    {%- if not execute or model.resource_type == 'unit_test' or not is_incremental() -%}{{ return(false) }}{%- endif -%}
+    {%- if not execute or model.resource_type == 'unit_test' or not builds_incrementally() or not is_incremental() -%}{{ return(false) }}{%- endif -%}
     {%- set last = last_incremental_run() -%}
     {%- if last is none or last.signature != incremental_signature() -%}{{ return(false) }}{%- endif -%}
     {%- for unique_id in model.depends_on.nodes if unique_id.startswith('model.') -%}

@@ -25,9 +25,9 @@ named_group_events as (
         group_id,
         message_id,
         event_at,
-        nullif({{ trim_spaces("traits_json ->> '$.name'") }}, '') as account_name
+        nullif({{ trim_spaces(json_text_at('traits_json', '$.name')) }}, '') as account_name
     from {{ ref('stg_segment__events') }}
-    where event_type = 'group' and json_type(traits_json, '$.name') = 'VARCHAR'
+    where event_type = 'group' and {{ json_type_at('traits_json', '$.name') }} = 'VARCHAR'
 
 ),
 

@@ -118,7 +118,7 @@ select
     step_event,
     users,
     case
-        when step_number = 1 then 1.0
+        when step_number = 1 then cast(1 as double)
         else {{ safe_ratio('users', 'lag(users) over (partition by cohort_week, acquisition_channel order by step_number)') }}
     end as conversion_from_previous,
     {{ safe_ratio('users', 'first_value(users) over (partition by cohort_week, acquisition_channel order by step_number)') }}

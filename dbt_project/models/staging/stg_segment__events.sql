@@ -26,7 +26,7 @@ with
 
 {#- A full build reads the raw table once per CTE below that reads new_copies; letting
     DuckDB materialize it instead would copy every raw row first (twice as slow). #}
-source as {% if not ready %}not materialized {% endif %}(
+source as {% if not ready %}{{ not_materialized() }} {% endif %}(
 
     select * from {{ source('segment', 'events') }}
     {%- if ready %}
@@ -38,7 +38,7 @@ source as {% if not ready %}not materialized {% endif %}(
 {#- Read more than once below: in a full build again each time (`not materialized`); an
     incremental build's few new rows are kept once, so the check against the staged rows
     runs once. #}
-new_copies as {% if not ready %}not materialized {% endif %}(
+new_copies as {% if not ready %}{{ not_materialized() }} {% endif %}(
 
     select
         message_id, type, event, name, user_id, anonymous_id, previous_id, group_id, timestamp,
@@ -97,24 +97,18 @@ renamed as (
         {{ reporting_date('timestamp') }} as event_date,
         case
             when type <> 'track' or revenue_raw is null then null
-            when json_type(revenue_raw) in ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')
+            when {{ json_type_at('revenue_raw') }} in ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')
                 then cast(revenue_raw as double)
-            when json_type(revenue_raw) = 'VARCHAR'
-                and regexp_full_match(
-                    regexp_replace(revenue_raw ->> '$', '^\s+|\s+$', '', 'g'),
-                    '[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)'
-                )
-                then cast(regexp_replace(revenue_raw ->> '$', '^\s+|\s+$', '', 'g') as double)
+            when {{ json_type_at('revenue_raw') }} = 'VARCHAR'
+                and {{ regexp_full_match(trim_whitespace(json_text_at('revenue_raw')), '[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)') }}
+                then cast({{ trim_whitespace(json_text_at('revenue_raw')) }} as double)
         end as revenue,
-        case when json_type(campaign_source_raw) = 'VARCHAR'
-            then nullif(lower(regexp_replace(campaign_source_raw ->> '$', '^\s+|\s+$', '', 'g')), '')
-        end as campaign_source,
-        case when json_type(campaign_medium_raw) = 'VARCHAR'
-            then nullif(lower(regexp_replace(campaign_medium_raw ->> '$', '^\s+|\s+$', '', 'g')), '')
-        end as campaign_medium,
-        case when json_type(campaign_name_raw) = 'VARCHAR'
-            then nullif(regexp_replace(campaign_name_raw ->> '$', '^\s+|\s+$', '', 'g'), '')
-        end as campaign_name,
+        {%- for part in ['source', 'medium', 'name'] %}
+        {%- set text = trim_whitespace(json_text_at('campaign_' ~ part ~ '_raw')) %}
+        case when {{ json_type_at('campaign_' ~ part ~ '_raw') }} = 'VARCHAR'
+            then nullif({{ text if part == 'name' else 'lower(' ~ text ~ ')' }}, '')
+        end as campaign_{{ part }},
+        {%- endfor %}
         {{ billing_interval_months('properties_raw') }} as billing_interval_months,
         {#- segments.md: trim() removes spaces (U+0020) only; a blank value is absent. The
             event's platform is its device type, or its OS name when it has no device type. #}

@@ -25,10 +25,10 @@ renamed as (
         kafka_topic,
         kafka_partition,
         kafka_offset,
-        {{ usable_json_id("experiment_raw -> '$.experiment_id'") }} as experiment_id,
-        {{ usable_json_id("experiment_raw -> '$.variation_id'") }} as variation_id,
-        {{ json_label("experiment_raw -> '$.experiment_name'") }} as experiment_name,
-        {{ json_label("experiment_raw -> '$.variation_name'") }} as variation_name
+        {{ usable_json_id('experiment_raw', '$.experiment_id') }} as experiment_id,
+        {{ usable_json_id('experiment_raw', '$.variation_id') }} as variation_id,
+        {{ json_label('experiment_raw', '$.experiment_name') }} as experiment_name,
+        {{ json_label('experiment_raw', '$.variation_name') }} as variation_name
 
     from source
 

@@ -102,7 +102,7 @@ select
     variations.variation_id = controls.control_id as is_control,
     coalesce(
         variations.weight / sum(variations.weight) over per_experiment,
-        1.0 / count(*) over per_experiment
+        cast(1 as double) / count(*) over per_experiment
     ) as weight,
     coalesce(assigned.assigned_users, 0) as assigned_users
 from variations

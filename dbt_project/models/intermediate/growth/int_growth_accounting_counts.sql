@@ -23,7 +23,7 @@ with
 {#- Read six times below: a full build scans the user-days again each time (`not
     materialized`) rather than copying all of them; an incremental build's few rows are
     kept once. #}
-changed_days as {% if not ready %}not materialized {% endif %}(
+changed_days as {% if not ready %}{{ not_materialized() }} {% endif %}(
 
     {%- if ready %}
     select user_key, activity_date, previous_activity_date, next_activity_date, 1 as sign

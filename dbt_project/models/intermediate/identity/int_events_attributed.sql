@@ -61,8 +61,8 @@ events as (
         country,
         group_id,
         traits_json,
-        cast(null as varchar) as replaced_user_key,
-        cast(null as varchar) as replaced_base_id,
+        cast(null as {{ dbt.type_string() }}) as replaced_user_key,
+        cast(null as {{ dbt.type_string() }}) as replaced_base_id,
         false as _is_restaged
     from {{ ref('stg_segment__events') }}
     {%- if ready %}
@@ -161,7 +161,7 @@ engagement as (
 )
 
 select
-    * exclude (base_id, replaced_base_id, _is_restaged),
+    {{ star_except(['base_id', 'replaced_base_id', '_is_restaged']) }},
     case when base_id is distinct from user_key then base_id end as merged_base_id,
     is_engagement_event and user_key is not null as is_activity,
     _is_restaged,

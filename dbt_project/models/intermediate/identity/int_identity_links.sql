@@ -21,7 +21,7 @@
 with
 
 {#- not materialized: read twice below, and a copy of every event costs more than two scans. #}
-events as not materialized (
+events as {{ not_materialized() }} (
 
     select * from {{ ref('stg_segment__events') }}
     {%- if ready %}
@@ -64,7 +64,7 @@ winners as (
     select
         link_type,
         linked_id,
-        min({'linked_at': linked_at, 'link_message_id': link_message_id, 'user_id': user_id}) as winner
+        min({{ struct_of([('linked_at', 'linked_at'), ('link_message_id', 'link_message_id'), ('user_id', 'user_id')]) }}) as winner
     from (
         select * from candidates
         {%- if ready %}

@@ -87,13 +87,13 @@ base_ids as (
 walk as (
 
     with recursive steps (base_id, current_id, hops, visited) as (
-        select base_id, base_id, 0, [base_id] from base_ids
+        select base_id, base_id, 0, {{ list_of('base_id') }} from base_ids
         union all
-        select steps.base_id, alias_links.user_id, steps.hops + 1, list_append(steps.visited, alias_links.user_id)
+        select steps.base_id, alias_links.user_id, steps.hops + 1, array_append(steps.visited, alias_links.user_id)
         from steps
         join alias_links on alias_links.previous_id = steps.current_id
         where steps.hops < 10
-          and not list_contains(steps.visited, alias_links.user_id)
+          and not array_contains(steps.visited, alias_links.user_id)
     )
     select * from steps
 
@@ -101,7 +101,7 @@ walk as (
 
 resolved as (
 
-    select base_id, arg_max(current_id, hops) as user_key
+    select base_id, max_by(current_id, hops) as user_key
     from walk
     group by base_id
 

@@ -26,14 +26,14 @@ user_values as (
     select
         user_key,
         '{{ dimension }}' as dimension,
-        coalesce(cast({{ adapter.quote(dimension) }} as varchar), '(none)') as segment_value
+        coalesce(cast({{ adapter.quote(dimension) }} as {{ dbt.type_string() }}), '(none)') as segment_value
     from users
     {%- if not loop.last %}
     union all
     {%- endif %}
     {%- endfor %}
     {%- if not dimensions %}
-    select cast(null as varchar) as user_key, cast(null as varchar) as dimension, cast(null as varchar) as segment_value
+    select cast(null as {{ dbt.type_string() }}) as user_key, cast(null as {{ dbt.type_string() }}) as dimension, cast(null as {{ dbt.type_string() }}) as segment_value
     where false
     {%- endif %}
 

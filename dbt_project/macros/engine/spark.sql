@@ -1,0 +1,36 @@
+{#-
+  What a Spark build needs that DuckDB's does not (docs/scale-out.md). Spark keeps no state
+  between builds: every model is rebuilt whole (plain Parquet tables take neither the
+  deletes nor the merges the incremental models rely on, see builds_incrementally()), so a
+  build starts from empty model schemas, and the raw layer is the lake's Parquet files,
+  declared as tables over them at the start of each build.
+-#}
+
+{#- on-run-start: the model schemas emptied (a dropped database takes its files along), then
+    each source table declared over its lake folder with the columns of its yml. -#}
+{% macro spark__prepare_build() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set lake = var('lake_path', env_var('GROWTH_LAKE', 'data/lake')) -%}
+    {%- for schema in ['staging', 'intermediate', 'marts'] -%}
+        {%- do run_query('create database if not exists ' ~ schema) -%}
+        {%- do run_query('drop database ' ~ schema ~ ' cascade') -%}
+        {%- do run_query('create database ' ~ schema) -%}
+    {%- endfor -%}
+    {%- do run_query('create database if not exists raw') -%}
+    {%- for source in graph.sources.values() -%}
+        {%- set columns = [] -%}
+        {%- for column in source.columns.values() -%}
+            {%- do columns.append('`' ~ column.name ~ '` ' ~ column.data_type) -%}
+        {%- endfor -%}
+        {%- do run_query('drop table if exists ' ~ source.schema ~ '.' ~ source.name) -%}
+        {%- do run_query(
+            'create table ' ~ source.schema ~ '.' ~ source.name ~ ' (' ~ columns | join(', ') ~ ') using parquet'
+            ~ " options (path '" ~ lake ~ '/' ~ source.meta.lake_folder ~ "', recursiveFileLookup 'true')"
+        ) -%}
+    {%- endfor -%}
+{%- endmacro %}
+
+{#- The incremental models build as tables: the same rows a full refresh gives. -#}
+{% materialization incremental, adapter='spark' %}
+    {{ return(materialization_table_spark()) }}
+{% endmaterialization %}
