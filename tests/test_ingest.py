@@ -233,23 +233,29 @@ def test_kill_dash_nine_in_the_middle_of_a_streamed_transaction(settings: Settin
     assert problems(range(total), events) == []
 
 
+def two_ingesters_one_killed_midway(settings: Settings, total: int, stored: Callable[[], int]) -> None:
+    """Two following ingesters in one group; the first is killed once a quarter of ``total`` is
+    ``stored()``, the second takes over its partitions (a rebalance) and is stopped at the end."""
+    first = _ingest_process(settings, "--follow", batch=50)
+    second = _ingest_process(settings, "--follow", batch=50)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and stored() < total // 4:
+        time.sleep(0.1)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert stored() < total  # killed midway, not after the end
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and stored() < total:
+        time.sleep(1)
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(30) == 0
+
+
 def test_two_ingesters_in_one_group_one_killed_midway(settings: Settings) -> None:
     make_topic(settings, partitions=4)
     total = 8000
     produce(settings, [event(i) for i in range(total)])
-    first = _ingest_process(settings, "--follow", batch=50)
-    second = _ingest_process(settings, "--follow", batch=50)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(stored_rows(settings.warehouse)[0]) < total // 4:
-        time.sleep(0.1)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    assert len(stored_rows(settings.warehouse)[0]) < total  # killed midway, not after the end
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and len(stored_rows(settings.warehouse)[0]) < total:
-        time.sleep(1)
-    second.send_signal(signal.SIGTERM)
-    assert second.wait(30) == 0
+    two_ingesters_one_killed_midway(settings, total, lambda: len(stored_rows(settings.warehouse)[0]))
     events, _ = stored_rows(settings.warehouse)
     assert problems(range(total), events) == []
     assert len(events) == total

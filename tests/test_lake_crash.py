@@ -18,7 +18,13 @@ from pathlib import Path
 import pytest
 
 from tests._lake import lake_problems, on_lake, records, write_to_lake
-from tests.test_ingest import _ingest_process, kill_at_random_moments, make_topic, produce
+from tests.test_ingest import (
+    _ingest_process,
+    kill_at_random_moments,
+    make_topic,
+    produce,
+    two_ingesters_one_killed_midway,
+)
 from warehouse.lake import EVENTS, Lake, range_name
 from warehouse.settings import Settings
 
@@ -98,6 +104,16 @@ def test_lake_exactly_once_under_kill_dash_nine_at_each_step_of_a_commit(
         killed_at(lake_settings, monkeypatch, f"crash:{step}", str(attempt))
     finish(lake_settings, monkeypatch)
     assert lake_problems(Lake(lake_settings.lake), lake_settings.topic, TOTAL) == []
+
+
+def test_lake_exactly_once_with_two_ingesters_in_one_group_one_killed_midway(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Partitions move between writers (a rebalance, a dead member): the partition locks and the
+    offset guard keep every offset once."""
+    lake = Lake(lake_settings.lake)
+    two_ingesters_one_killed_midway(lake_settings, TOTAL, lambda: sum(lake.next_offsets(lake_settings.topic).values()))
+    assert lake_problems(lake, lake_settings.topic, TOTAL) == []
 
 
 @pytest.mark.parametrize(
