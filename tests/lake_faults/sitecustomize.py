@@ -54,8 +54,13 @@ def _install() -> None:
 
     real_replace = os.replace
 
+    lake = Path(os.environ["GROWTH_LAKE"]).resolve()
+
     def replace(source: Any, target: Any) -> None:
         target_path = Path(target)
+        if not target_path.is_relative_to(lake):  # only the lake's files, never anything else's
+            real_replace(source, target)
+            return
         at(f"before-{table_of(target_path)}", Path(source))
         real_replace(source, target)
         at(f"after-{table_of(target_path)}", target_path)
