@@ -1,7 +1,7 @@
 """Build speed: a realistic raw layer written straight into DuckDB, then `growth build`.
 
     python benchmarks/build.py [--users 1000000] [--events 50000000]
-        [--without-experiments] [--without-segments] [--raw-cache FILE] [--nodes N]
+        [--without-experiments] [--without-segments] [--raw-cache FILE] [--nodes N] [--engine spark]
 
 Writes the raw layer with SQL (no Kafka, so it takes seconds): every user signs up (with a
 campaign touch for most), then has activity events in visits over the following 60 days
@@ -35,6 +35,12 @@ and prints the times, the slowest nodes, the share of the segment models and the
 the summed node times of (b) and of (c) (with what the segment marts hold after (b)), b/a,
 c/b and the peak RSS of the dbt processes.
 
+`--engine spark` replaces (b) and (c) by the two engines side by side: the raw layer copied
+into a Parquet lake (one file per Kafka partition, as the ingester lays it out), then a full
+`growth build` on DuckDB and one on Spark (local, every core, the default 4 GB driver; its
+time includes landing the marts in the DuckDB file), each in a process of its own with its
+peak RSS (dbt and the JVM included).
+
 `--without-experiments` and `--without-segments` leave those models (and their tests) out of
 both builds: compare (b) and (c) with a run without the flag for what they add.
 `--without-segments` keeps int_user_properties (dim_users reads it) and the segment columns
@@ -54,15 +60,19 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import argparse
 import json
+import os
 import resource
 import shutil
+import subprocess
 import tempfile
 import time
+from dataclasses import replace
 from typing import Any
 
 from orchestration.build import run_build, target_dir
 from orchestration.pipeline import run_experiment_results
 from warehouse.connection import connect, ensure_raw_schema
+from warehouse.lake import Lake, copy_raw_to_lake
 from warehouse.settings import Settings
 
 # The segment fragments (segments.md), fixed per user unless said otherwise.
@@ -454,6 +464,40 @@ def segment_summary(settings: Settings) -> str:
     )
 
 
+def measured_build(settings: Settings) -> tuple[float, float]:
+    """Seconds and peak RSS (GB) of `growth build` for ``settings``' engine, in a process of its own
+    so that the peak is this build's (dbt and, on Spark, the JVM it starts are its children)."""
+    env = {
+        **os.environ,
+        "GROWTH_WAREHOUSE": str(settings.warehouse),
+        "GROWTH_ENGINE": settings.engine,
+        "GROWTH_LAKE": str(settings.lake),
+    }
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("growth")), "build"], env=env, stdout=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.monotonic() - started
+    if status != 0:
+        raise SystemExit(f"growth build on {settings.engine} failed (exit status {status})")
+    return elapsed, usage.ru_maxrss / 1024 / 1024
+
+
+def engines_side_by_side(settings: Settings) -> None:
+    """--engine spark: the raw layer copied into a Parquet lake, then a full build by each engine."""
+    lake = Lake(settings.warehouse.parent / "lake")
+    with connect(settings.warehouse, read_only=True) as con:
+        timed("copy the raw layer into a Parquet lake", lambda: copy_raw_to_lake(con, lake))
+    spark = replace(settings, engine="spark", lake=lake.root, warehouse=settings.warehouse.with_name("spark.duckdb"))
+    figures = {}
+    for engine_settings in (settings, spark):
+        seconds, peak = measured_build(engine_settings)
+        figures[engine_settings.engine] = seconds
+        print(f"(b) full build on {engine_settings.engine}: {seconds:.1f} s, peak RSS {peak:.2f} GB", flush=True)
+    print(f"spark / duckdb = {figures['spark'] / figures['duckdb']:.1f}")
+
+
 def timed(label: str, work: object) -> float:
     started = time.monotonic()
     work()  # type: ignore[operator]
@@ -476,6 +520,12 @@ def main() -> None:
         type=Path,
         default=None,
         help="a copy of the raw layer: reused when the file exists (same sizes), written there when not",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="spark: a full build by DuckDB and by Spark on the same raw layer, side by side (no incremental)",
     )
     parser.add_argument("--nodes", type=int, default=8, help="how many of the slowest nodes to print")
     parser.add_argument(
@@ -517,6 +567,9 @@ def main() -> None:
                 ).fetchall()
 
         a = timed("(a) baseline distinct (user, date) pass", baseline)
+        if args.engine == "spark":
+            engines_side_by_side(settings)
+            return
         b = timed("(b) full growth build", lambda: run_build(settings, exclude=exclude, quiet=True))
         print(f"    slowest: {slowest_nodes(settings, args.nodes)}")
         print(f"    {segment_share(settings)}")

@@ -9,6 +9,7 @@ is left running in the background.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,10 +51,26 @@ def _fresh_warehouse(settings: Settings) -> None:
                 f"refusing to replace {warehouse}: it was not created by `growth demo`; "
                 "point the demo elsewhere with --warehouse"
             )
+    if settings.uses_lake:
+        _fresh_lake(settings.lake)
     for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
         path.unlink(missing_ok=True)
     with writing(settings, create=True) as con:
         con.execute(f"create table main.{DEMO_MARKER} as select now() as created_at")
+
+
+def _fresh_lake(lake: Path) -> None:
+    """With the spark engine, an empty lake too: the demo's broker starts its offsets at 0 again,
+    and a lake resumes from the offsets its files name. Never one the demo did not create."""
+    marker = lake / f".{DEMO_MARKER}"
+    if lake.exists() and any(lake.iterdir()) and not marker.exists():
+        raise GrowthError(
+            f"refusing to replace the lake {lake}: it was not created by `growth demo`; point the demo elsewhere "
+            "with GROWTH_LAKE"
+        )
+    shutil.rmtree(lake, ignore_errors=True)
+    lake.mkdir(parents=True)
+    marker.touch()
 
 
 def run_demo(settings: Settings, *, users: int, days: int, seed: int, console: Console) -> Path:

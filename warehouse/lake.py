@@ -261,3 +261,22 @@ def building(settings: Settings, *, on_wait: Callable[[str], None] | None = None
         )
     with writer_lock(spark_tables(settings), on_wait=on_wait):
         yield
+
+
+def copy_raw_to_lake(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """The raw events and spend of the DuckDB warehouse ``con`` as files of ``lake``: one file per
+    Kafka partition named by its offset range, as the ingester lays them out, and one spend file.
+    What a lake ingested from the same topic would hold (a benchmark and the Spark tests build
+    both engines from one raw layer this way)."""
+    partitions = con.execute(
+        "select kafka_topic, kafka_partition, min(kafka_offset), max(kafka_offset) from raw.events group by 1, 2"
+    ).fetchall()
+    for topic, partition, first, last in partitions:
+        lake.publish(
+            con,
+            "select * replace (payload::varchar as payload) from raw.events "
+            "where kafka_topic = ? and kafka_partition = ? order by kafka_offset",
+            [topic, partition],
+            lake.partition_dir(EVENTS, topic, partition) / range_name(first, last),
+        )
+    lake.publish(con, "select * from raw.marketing_spend", [], lake.root / SPEND / "spend.parquet")

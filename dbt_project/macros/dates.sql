@@ -36,9 +36,9 @@
     {%- if grain == 'week' -%}
         cast(datediff({{ trunc_date('week', b) }}, {{ trunc_date('week', a) }}) / 7 as integer)
     {%- elif grain == 'month' -%}
-        ((year({{ b }}) * 12 + month({{ b }})) - (year({{ a }}) * 12 + month({{ a }})))
+        cast((year({{ b }}) * 12 + month({{ b }})) - (year({{ a }}) * 12 + month({{ a }})) as bigint)
     {%- else -%}
-        datediff({{ trunc_date(grain, b) }}, {{ trunc_date(grain, a) }})
+        cast(datediff({{ trunc_date(grain, b) }}, {{ trunc_date(grain, a) }}) as bigint)
     {%- endif -%}
 {%- endmacro %}
 {% macro duckdb__periods_between(grain, a, b) -%}
@@ -106,7 +106,7 @@
 {#- explode() of a null array gives no rows, as generate_series(0, n) does for n < 0
     (sequence(0, n) would count down). -#}
 {% macro spark__integer_series(upper_bound_expr) -%}
-    lateral explode(case when {{ upper_bound_expr }} >= 0 then sequence(0, {{ upper_bound_expr }}) end)
+    lateral explode(case when {{ upper_bound_expr }} >= 0 then sequence(cast(0 as bigint), cast({{ upper_bound_expr }} as bigint)) end)
 {%- endmacro %}
 
 {#- Interpolated median. -#}

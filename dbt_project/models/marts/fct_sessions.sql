@@ -80,7 +80,7 @@ sessions as (
         is_session_start,
         event_at as session_start,
         case when is_session_end then event_at else lead(event_at) over by_user end as session_end,
-        case when is_session_end then 1 else (lead(event_number) over by_user) - event_number + 1 end as event_count
+        cast(case when is_session_end then 1 else (lead(event_number) over by_user) - event_number + 1 end as bigint) as event_count
     from boundaries
     where is_session_start or is_session_end
     window by_user as (partition by user_key order by event_number)

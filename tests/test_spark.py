@@ -1,0 +1,133 @@
+"""The same dbt project on Spark (interface.md "Beyond one machine"): on the demo's raw data,
+laid out in a Parquet lake, a Spark build gives every contract mart the DuckDB build gave, in
+the DuckDB file it lands them in, from which predictive LTV, experiment results and `growth
+publish` work as after a DuckDB build.
+
+One Spark build for the module (local, two cores, a 2 GB driver): the comparison is the
+point, the JVM start-up and ~160 nodes take a few minutes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analysts.publish import publish_snapshot
+from orchestration.build import CONTRACT_MARTS, BuildError, run_build
+from orchestration.pipeline import run_experiment_results, run_transforms
+from warehouse.connection import connect
+from warehouse.lake import Lake, copy_raw_to_lake
+from warehouse.settings import Settings, SparkSettings
+
+
+def lake_from_warehouse(source: Settings, root: Path) -> Settings:
+    """``source``'s raw layer as a lake, and settings that build it on Spark."""
+    lake = Lake(root / "lake")
+    with connect(source.warehouse, read_only=True) as con:
+        copy_raw_to_lake(con, lake)
+    return replace(
+        source,
+        engine="spark",
+        lake=lake.root,
+        warehouse=root / "warehouse.duckdb",
+        published=root / "published" / "warehouse.duckdb",
+        spark=SparkSettings(conf={"spark.master": "local[2]", "spark.driver.memory": "2g"}),
+    )
+
+
+@pytest.fixture(scope="module")
+def spark_built(demo_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = lake_from_warehouse(demo_warehouse, tmp_path_factory.mktemp("spark"))
+    run_build(settings, quiet=True)
+    return settings
+
+
+def comparable(value: object) -> object:
+    """A cell as both engines should agree on it: decimals as floats (instants compare as
+    instants whatever zone they are shown in)."""
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def same(left: object, right: object) -> bool:
+    """Equal, doubles to 1e-9 (interface.md); a count must be equal exactly."""
+    if isinstance(left, float) or isinstance(right, float):
+        return (
+            isinstance(left, int | float)
+            and isinstance(right, int | float)
+            and math.isclose(left, right, rel_tol=1e-9, abs_tol=1e-9)
+        )
+    return left == right
+
+
+def rows(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[list[str], list[tuple[object, ...]]]:
+    """Columns (bookkeeping ones left out) and rows of ``relation``, sorted on every column."""
+    columns = [
+        name
+        for (name,) in con.execute(f"select column_name from (describe {relation})").fetchall()
+        if not name.startswith("_")
+    ]
+    listed = ", ".join(f'"{name}"' for name in columns)
+    data = con.execute(f"select {listed} from {relation} order by {listed}").fetchall()
+    return columns, [tuple(comparable(value) for value in row) for row in data]
+
+
+@pytest.mark.parametrize("mart", CONTRACT_MARTS)
+def test_every_contract_mart_equals_the_duckdb_build(
+    spark_built: Settings, demo_warehouse: Settings, mart: str
+) -> None:
+    with duckdb.connect() as con:
+        con.execute(f"attach '{demo_warehouse.warehouse}' as duck (read_only)")
+        con.execute(f"attach '{spark_built.warehouse}' as spark (read_only)")
+        duck_columns, duck_rows = rows(con, f"duck.marts.{mart}")
+        spark_columns, spark_rows = rows(con, f"spark.marts.{mart}")
+    assert spark_columns == duck_columns
+    assert len(spark_rows) == len(duck_rows), f"{mart}: {len(spark_rows)} rows on Spark, {len(duck_rows)} on DuckDB"
+    assert duck_rows, f"{mart} is empty on DuckDB: the comparison would prove nothing"
+    for spark_row, duck_row in zip(spark_rows, duck_rows, strict=True):
+        mismatched = [
+            (column, spark_value, duck_value)
+            for column, spark_value, duck_value in zip(duck_columns, spark_row, duck_row, strict=True)
+            if not same(spark_value, duck_value)
+        ]
+        assert not mismatched, f"{mart}: {mismatched} in row {duck_row}"
+
+
+def test_transforms_and_publish_work_on_the_landed_marts(spark_built: Settings, demo_warehouse: Settings) -> None:
+    """Predictive LTV and the experiment results run on the marts landed from Spark and give
+    what they gave on the DuckDB build; the snapshot has the marts and the analytics views."""
+    run_transforms(spark_built)
+    run_experiment_results(spark_built)
+    path = publish_snapshot(spark_built)
+    query = (
+        "select (select count(*) from marts.dim_users), (select sum(lifetime_revenue) from marts.dim_users), "
+        "(select count(*) from marts.fct_predicted_ltv), (select count(*) from marts.fct_experiment_results), "
+        "(select count(*) from analytics.weekly_retention)"
+    )
+    with duckdb.connect(str(path), read_only=True) as con:
+        spark = con.execute(query).fetchone()
+        signed_up_type = con.execute(
+            "select data_type from duckdb_columns() where table_name = 'dim_users' and column_name = 'signed_up_at'"
+        ).fetchone()
+    with duckdb.connect(str(demo_warehouse.published), read_only=True) as con:
+        duck = con.execute(query).fetchone()
+    assert spark is not None and duck is not None
+    assert duck[0] > 0 and duck[3] > 0 and duck[4] > 0
+    assert spark[0] == duck[0] and spark[2:] == duck[2:]
+    assert math.isclose(spark[1], duck[1], rel_tol=1e-12)
+    assert signed_up_type == ("TIMESTAMP WITH TIME ZONE",)
+
+
+def test_a_mistyped_lake_is_refused_in_one_line(spark_built: Settings, tmp_path: Path) -> None:
+    missing = replace(spark_built, lake=tmp_path / "no-such-lake")
+    with pytest.raises(Exception) as raised:
+        run_build(missing, quiet=True)
+    assert not isinstance(raised.value, BuildError)
+    assert str(raised.value) == (
+        f"the lake {tmp_path / 'no-such-lake'} has no events folder: run `growth ingest` first (or check GROWTH_LAKE)"
+    )
+    assert not (tmp_path / "no-such-lake").exists()
