@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import duckdb
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -19,13 +20,14 @@ from ingest.spend import changed_files, load_spend
 from orchestration.defs.resources import CheckLimits, GrowthResource
 from orchestration.defs.schedules import scheduled
 from warehouse.connection import writing
+from warehouse.lake import EVENTS, Lake
 from warehouse.settings import Settings
 
 WAREHOUSE_POOL = "warehouse"  # runs that write the warehouse never overlap
 
 VOLUME_SQL = """
 with daily as (
-    select cast(timestamp as date) as day, count(*) as events from raw.events group by 1
+    select cast(timestamp as date) as day, count(*) as events from {events} group by 1
 ),
 last_day as (
     select max(day) - 1 as day from daily
@@ -39,10 +41,19 @@ select
 
 
 def raw_health(settings: Settings) -> dict[str, Any]:
-    """Last ingest time and the last complete day's volume against its trailing 7-day median."""
-    with writing(settings) as con:
-        [(last_ingest,)] = con.execute("select max(updated_at) from raw.kafka_offsets").fetchall()
-        [(events, median, day)] = con.execute(VOLUME_SQL).fetchall()
+    """Last ingest time and the last complete day's volume against its trailing 7-day median
+    (on the spark engine from the lake's events files, the last ingest their latest ingested_at)."""
+    if settings.uses_lake:
+        relation = Lake(settings.lake).relation(EVENTS)
+        if relation is None:
+            return {"last_ingest": None, "last_day_events": None, "trailing_median": None, "day": None}
+        with duckdb.connect() as con:
+            [(last_ingest,)] = con.execute(f"select max(ingested_at) from {relation}").fetchall()
+            [(events, median, day)] = con.execute(VOLUME_SQL.format(events=relation)).fetchall()
+    else:
+        with writing(settings) as con:
+            [(last_ingest,)] = con.execute("select max(updated_at) from raw.kafka_offsets").fetchall()
+            [(events, median, day)] = con.execute(VOLUME_SQL.format(events="raw.events")).fetchall()
     return {"last_ingest": last_ingest, "last_day_events": events, "trailing_median": median, "day": day}
 
 
