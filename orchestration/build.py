@@ -66,15 +66,19 @@ CONTRACT_MARTS = (
     "fct_campaign_acquisition",
 )
 
-# The intermediate tables of a Spark build that transforms/ reads besides the marts (predictive
-# LTV, experiment results): land_spark_tables copies them into the DuckDB file with the marts.
+# The intermediate tables of a Spark build that the Python downstream reads besides the marts:
+# transforms/ (predictive LTV, experiment results) and the alert monitors (delivery/monitors.py).
+# land_spark_tables copies them into the DuckDB file with the marts.
 LANDED_INTERMEDIATE = (
+    "int_conversion_events",
     "int_events_attributed",
     "int_experiment_metric_stats",
     "int_experiment_variations",
     "int_experiments",
     "int_metric_config",
     "int_reporting_period",
+    "int_user_days_active",
+    "int_user_segments",
 )
 
 # What every production build runs: models, seeds, snapshots and data tests. dbt unit tests
