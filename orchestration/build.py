@@ -99,7 +99,7 @@ SPARK_SESSION = {
     # a session: the tables are their folders under spark.sql.warehouse.dir.
     "spark.sql.catalogImplementation": "in-memory",
     "spark.sql.legacy.createHiveTableByDefault": "false",
-    # Timestamps as Parquet instants in microseconds (not INT96): `growth publish` copies them
+    # Timestamps as Parquet instants in microseconds (not INT96): land_spark_tables copies them
     # into DuckDB as the timestamptz the DuckDB build gives.
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.ui.enabled": "false",
@@ -227,14 +227,15 @@ def run_build(
             assert dbt.stdout is not None
             infos = [_echo(line, quiet) for line in dbt.stdout]
         returncode = dbt.wait()
+        if returncode == 0 and settings.uses_lake:
+            # Under the lake's lock: a second Spark build would drop these tables while read.
+            land_spark_tables(settings)
     if select and {str(info.get("name", "")) for info in infos} & NOTHING_SELECTED:
         raise BuildError(f"--select {select} matches no model or test of the dbt project")
     if returncode != 0:
         failures = _failures(target / "run_results.json") or _errors(infos)
         detail = "; ".join(failures) if failures else f"dbt exited with code {returncode}"
         raise BuildError(f"dbt build failed: {detail}")
-    if settings.uses_lake:
-        land_spark_tables(settings)
 
 
 def build_lock(settings: Settings, *, on_wait: Callable[[str], None]) -> AbstractContextManager[None]:

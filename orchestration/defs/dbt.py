@@ -43,8 +43,8 @@ def growth_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, growt
     settings = growth.settings()
     with build_lock(settings, on_wait=context.log.warning):
         yield from dbt.cli(build_args(settings), context=context).stream()
-    if settings.uses_lake:
-        land_spark_tables(settings)
+        if settings.uses_lake:
+            land_spark_tables(settings)
 
 
 def dbt_resource() -> DbtCliResource:

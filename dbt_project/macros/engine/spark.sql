@@ -6,12 +6,12 @@
   declared as tables over them at the start of each build.
 -#}
 
-{#- on-run-start: the model schemas emptied (a dropped database takes its files along), then
+{#- on-run-start: the models' schemas emptied (a dropped database takes its files along), then
     each source table declared over its lake folder with the columns of its yml. -#}
 {% macro spark__prepare_build() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set lake = var('lake_path', env_var('GROWTH_LAKE', 'data/lake')) -%}
-    {%- for schema in ['staging', 'intermediate', 'marts'] -%}
+    {%- for schema in graph.nodes.values() | selectattr('resource_type', 'equalto', 'model') | map(attribute='schema') | unique -%}
         {%- do run_query('create database if not exists ' ~ schema) -%}
         {%- do run_query('drop database ' ~ schema ~ ' cascade') -%}
         {%- do run_query('create database ' ~ schema) -%}
