@@ -12,6 +12,13 @@ back, which empties it for the next batch.
 The offset guard: under the lock of every partition of the batch, the next offsets are read
 from the files and the batch's rows below them are deleted before anything is written, so a
 writer whose partition moved to another ingester mid-batch cannot write an offset twice.
+
+Forgotten users (`growth forget`, :mod:`orchestration.forget`): under the same locks the
+lake's forgotten ids are read and the batch's events carrying one are dropped (their offsets
+still advance), then counted in a deletion-log entry. Reading them under the partition's lock,
+not when the batch began, is what makes a request and a concurrent ingest safe: `growth
+forget` writes its ids before it rewrites any partition's files under that lock, so a batch
+stored before the rewrite is cleaned by it and one stored after sees the ids.
 """
 
 from __future__ import annotations
@@ -24,13 +31,15 @@ import duckdb
 
 from ingest.batch import Partition
 from ingest.writer import STREAM_ROWS, BatchWriter, OpenBatch
-from warehouse.lake import EVENTS, QUARANTINE, Lake, range_name, raw_in_memory
+from warehouse.lake import DELETION_LOG, EVENTS, FORGOTTEN, QUARANTINE, Lake, range_name, raw_in_memory
 
 log = logging.getLogger(__name__)
 
 TABLES = {EVENTS: "raw.events", QUARANTINE: "raw.events_quarantine"}
 # The rows of one partition, in offset order (the file's row order).
 PARTITION_ROWS = "select * from {table} where kafka_topic = ? and kafka_partition = ? order by kafka_offset"
+# Whether an event `b` carries a forgotten id.
+FORGOTTEN_EVENT = "exists (select 1 from raw.forgotten_ids f where f.id in (b.user_id, b.anonymous_id, b.previous_id))"
 FIRST_OFFSET = """
     select min(kafka_offset) from (
         select kafka_offset from raw.events where kafka_topic = $1 and kafka_partition = $2
@@ -62,8 +71,11 @@ class LakeWriter(BatchWriter):
                 if offset is not None:
                     stored[(topic, partition)] = offset
             self._drop_stored(con, stored)
+            # Read before forgotten events go: a range of only those is still written (and committed).
+            firsts = {key: con.execute(FIRST_OFFSET, list(key)).fetchall()[0][0] for key in batch.next_offsets}
+            dropped = self._drop_forgotten(con)
             for (topic, partition), end in sorted(batch.next_offsets.items()):
-                [(first,)] = con.execute(FIRST_OFFSET, [topic, partition]).fetchall()
+                first = firsts[(topic, partition)]
                 if first is None:  # a late writer: another ingester stored all of it
                     continue
                 name = range_name(first, end - 1)
@@ -74,6 +86,8 @@ class LakeWriter(BatchWriter):
                             con, rows, [topic, partition], self.lake.partition_dir(table, topic, partition) / name
                         )
                 stored[(topic, partition)] = end
+            if dropped:
+                self.lake.publish(con, "select * from raw.deletion_log", [], self.lake.entry_file(DELETION_LOG))
         con.rollback()  # on disk now; the in-memory tables are empty for the next batch
         return stored
 
@@ -93,6 +107,25 @@ class LakeWriter(BatchWriter):
                 where o.topic = b.kafka_topic and o.partition = b.kafka_partition and b.kafka_offset < o.next_offset
                 """
             )
+
+    def _drop_forgotten(self, con: duckdb.DuckDBPyConnection) -> int:
+        """Delete the batch's events of forgotten ids and log how many (ids and counts, never data)."""
+        forgotten = self.lake.relation(FORGOTTEN)
+        if forgotten is None:
+            return 0
+        con.execute(f"insert or ignore into raw.forgotten_ids select * from {forgotten}")
+        [(ids, records)] = con.execute(
+            """
+            select list_sort(list(distinct f.id)), count(distinct b.rowid)
+            from raw.events b join raw.forgotten_ids f on f.id in (b.user_id, b.anonymous_id, b.previous_id)
+            """
+        ).fetchall()
+        if records:
+            con.execute(f"delete from raw.events b where {FORGOTTEN_EVENT}")
+            con.execute(
+                "insert into raw.deletion_log values (now(), 'dropped_at_ingest', null, ?, ?, 0)", [ids, records]
+            )
+        return int(records)
 
     def offsets(self, topic: str) -> dict[int, int]:
         """Next offsets from the files, each partition tidied of a crashed writer's leftovers first."""

@@ -28,12 +28,24 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 
 from orchestration.pipeline import run_pipeline
 from warehouse.connection import writing
 from warehouse.errors import GrowthError
+from warehouse.lake import (
+    DELETION_LOG,
+    EVENTS,
+    FORGOTTEN,
+    QUARANTINE,
+    Lake,
+    building,
+    parse_range,
+    raw_in_memory,
+    use_lake_tables,
+)
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -113,33 +125,29 @@ where not exists (select 1 from raw.events where id in (user_id, anonymous_id, p
 """
 
 
+HAS_MARTS = "select count(*) > 0 from duckdb_tables() where schema_name = 'marts' and table_name = 'dim_users'"
+# Whether a raw event carries one of the ids of the temp table forget_ids (null when it has no
+# ids at all: `not` needs a coalesce).
+CARRIES_FORGOTTEN_ID = (
+    "(user_id in (select id from forget_ids) or anonymous_id in (select id from forget_ids) "
+    "or previous_id in (select id from forget_ids))"
+)
+
+
 def delete_user_data(settings: Settings, user_ids: list[str], *, allow_missing: bool = False) -> ForgetResult:
     """Delete raw rows of the users, record their ids and the request; no rebuild."""
     blank = [repr(i) for i in user_ids if not i.strip()]
     if not user_ids or blank:
         raise GrowthError(f"growth forget needs non-empty user ids (got {', '.join(blank) or 'none'})")
+    if settings.uses_lake:
+        return _delete_from_lake(settings, user_ids, allow_missing=allow_missing)
     with writing(settings, on_wait=log.warning) as con:
-        unknown = [i for (i,) in con.execute(UNKNOWN_IDS_SQL, [sorted(set(user_ids))]).fetchall()]
-        if unknown and not allow_missing:
-            raise GrowthError(
-                f"no event carries {', '.join(sorted(unknown))} in {settings.warehouse}: nothing deleted "
-                "(check the id, or pass --allow-missing to record it anyway)"
-            )
-        [(had_marts,)] = con.execute(
-            "select count(*) > 0 from duckdb_tables() where schema_name = 'marts' and table_name = 'dim_users'"
-        ).fetchall()
+        _refuse_unknown(con, user_ids, allow_missing, where=settings.warehouse)
+        [(had_marts,)] = con.execute(HAS_MARTS).fetchall()
         con.begin()
         try:
-            ids = linked_ids(con, user_ids)
-            con.execute("create temp table forget_ids as select unnest(?::varchar[]) as id", [sorted(ids)])
-            [(events,)] = con.execute(
-                """
-                delete from raw.events
-                where user_id in (select id from forget_ids)
-                   or anonymous_id in (select id from forget_ids)
-                   or previous_id in (select id from forget_ids)
-                """
-            ).fetchall()
+            ids = _forget_ids(con, user_ids)
+            [(events,)] = con.execute(f"delete from raw.events where {CARRIES_FORGOTTEN_ID}").fetchall()
             keys = _quarantined_with(con, ids)
             if keys:
                 con.executemany(
@@ -147,21 +155,96 @@ def delete_user_data(settings: Settings, user_ids: list[str], *, allow_missing: 
                     "and kafka_offset = ?",
                     keys,
                 )
-            now = datetime.now(UTC)
-            con.executemany(
-                "insert into raw.forgotten_ids values (?, ?, ?) on conflict (id) do nothing",
-                [(i, ",".join(sorted(set(user_ids))), now) for i in sorted(ids)],
-            )
-            con.execute(
-                "insert into raw.deletion_log values (?, 'forget', ?, ?, ?, ?)",
-                [now, sorted(set(user_ids)), sorted(ids), int(events), len(keys)],
-            )
+            _record_ids(con, user_ids, ids)
+            _record_request(con, user_ids, ids, int(events), len(keys))
             con.execute("drop table forget_ids")
             con.commit()
         except BaseException:
             con.rollback()
             raise
     return ForgetResult(sorted(set(user_ids)), sorted(ids), int(events), len(keys), had_marts=bool(had_marts))
+
+
+def _refuse_unknown(con: duckdb.DuckDBPyConnection, user_ids: list[str], allow_missing: bool, where: Path) -> None:
+    """Refuse ids no event carries that were never forgotten (most likely mistyped), unless ``allow_missing``."""
+    unknown = [i for (i,) in con.execute(UNKNOWN_IDS_SQL, [sorted(set(user_ids))]).fetchall()]
+    if unknown and not allow_missing:
+        raise GrowthError(
+            f"no event carries {', '.join(sorted(unknown))} in {where}: nothing deleted "
+            "(check the id, or pass --allow-missing to record it anyway)"
+        )
+
+
+def _forget_ids(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> set[str]:
+    """The ids linked to the users, also as the temp table forget_ids that CARRIES_FORGOTTEN_ID reads."""
+    ids = linked_ids(con, user_ids)
+    con.execute("create temp table forget_ids as select unnest(?::varchar[]) as id", [sorted(ids)])
+    return ids
+
+
+def _record_ids(con: duckdb.DuckDBPyConnection, user_ids: list[str], ids: set[str]) -> datetime:
+    """Add the ids not yet forgotten to raw.forgotten_ids (ingest drops their later events); their instant."""
+    now = datetime.now(UTC)
+    con.executemany(
+        "insert into raw.forgotten_ids values (?, ?, ?) on conflict (id) do nothing",
+        [(i, ",".join(sorted(set(user_ids))), now) for i in sorted(ids)],
+    )
+    return now
+
+
+def _record_request(
+    con: duckdb.DuckDBPyConnection, user_ids: list[str], ids: set[str], events: int, quarantined: int
+) -> None:
+    """Log the request in raw.deletion_log: ids and counts, never event data."""
+    con.execute(
+        "insert into raw.deletion_log values (?, 'forget', ?, ?, ?, ?)",
+        [datetime.now(UTC), sorted(set(user_ids)), sorted(ids), events, quarantined],
+    )
+
+
+def _delete_from_lake(settings: Settings, user_ids: list[str], *, allow_missing: bool) -> ForgetResult:
+    """The spark engine's raw layer is the lake: each file holding a row of the users is rewritten
+    without it, under its own name (which carries the offsets ingest resumes from).
+
+    Under the lake's lock (no Spark build reads a half-forgotten lake, no second request runs
+    meanwhile), in this order: the ids first, as a forgotten-ids file, so that an ingester
+    storing a batch from then on drops their events (it reads the ids under the partition's
+    lock, :mod:`ingest.lake`); then the files, each under its partition's lock; then the
+    request's deletion-log entry. A request interrupted halfway is completed by running it
+    again. The marts are in the warehouse file, where the last Spark build landed them.
+    """
+    lake = Lake(settings.lake)
+    with building(settings, on_wait=log.warning), raw_in_memory(settings.memory_limit) as con:
+        use_lake_tables(con, lake)
+        _refuse_unknown(con, user_ids, allow_missing, where=settings.lake)
+        ids = _forget_ids(con, user_ids)
+        recorded_at = _record_ids(con, user_ids, ids)
+        new_ids = "select * from raw.forgotten_ids where forgotten_at = ?"
+        if con.execute(f"select count(*) from ({new_ids})", [recorded_at]).fetchall()[0][0]:
+            lake.publish(con, new_ids, [recorded_at], lake.entry_file(FORGOTTEN))
+        events = 0
+        relation = lake.relation(EVENTS, with_filename=True)
+        hits = (
+            con.execute(f"select filename, count(*) from {relation} where {CARRIES_FORGOTTEN_ID} group by 1").fetchall()
+            if relation
+            else []
+        )
+        for filename, count in hits:
+            lake.rewrite(con, Path(filename), f"not coalesce({CARRIES_FORGOTTEN_ID}, false)", [])
+            events += int(count)
+        keys = _quarantined_with(con, ids)
+        for path in lake.files(QUARANTINE):
+            topic, partition, (first, last) = path.parts[-3], int(path.parts[-2]), parse_range(path.name) or (0, -1)
+            offsets = [o for t, p, o in keys if (t, p) == (topic, partition) and first <= o <= last]
+            if offsets:
+                lake.rewrite(con, path, "kafka_offset <> all (?::bigint[])", [offsets])
+        _record_request(con, user_ids, ids, events, len(keys))
+        lake.publish(con, "select * from raw.deletion_log", [], lake.entry_file(DELETION_LOG))
+    had_marts = False
+    if settings.warehouse.exists():
+        with writing(settings, on_wait=log.warning) as warehouse:
+            [(had_marts,)] = warehouse.execute(HAS_MARTS).fetchall()
+    return ForgetResult(sorted(set(user_ids)), sorted(ids), events, len(keys), had_marts=bool(had_marts))
 
 
 def forget_users(

@@ -37,7 +37,7 @@ from orchestration.build import target_dir
 from orchestration.demo import DEMO_MARKER
 from warehouse.connection import connect
 from warehouse.errors import GrowthError
-from warehouse.lake import EVENTS, QUARANTINE, SPEND, Lake
+from warehouse.lake import DELETION_LOG, EVENTS, QUARANTINE, SPEND, Lake
 from warehouse.lock import WarehouseBusy, writer_lock
 from warehouse.settings import Settings
 
@@ -123,6 +123,7 @@ def _lake_facts(settings: Settings) -> dict[str, Any]:
         [(events, last_ingest)] = rows(EVENTS, "select count(*), max(ingested_at) from {}") or [(0, None)]
         codes = dict(rows(QUARANTINE, "select error_code, count(*) from {} group by 1 order by 1"))
         [(spend_rows,)] = rows(SPEND, "select count(*) from {}") or [(0,)]
+        forgotten = dict(rows(DELETION_LOG, "select action, sum(events_deleted) from {} group by 1"))
     return {
         "lake_files": {table: len(lake.files(table)) for table in (EVENTS, QUARANTINE, SPEND)},
         "events": events,
@@ -130,8 +131,8 @@ def _lake_facts(settings: Settings) -> dict[str, Any]:
         "quarantine_by_code": codes,
         "stored_offsets": lake.next_offsets(settings.topic),
         "spend_rows": spend_rows,
-        "events_forgotten": 0,
-        "events_dropped_at_ingest": 0,
+        "events_forgotten": int(forgotten.get("forget") or 0),
+        "events_dropped_at_ingest": int(forgotten.get("dropped_at_ingest") or 0),
     }
 
 

@@ -8,6 +8,8 @@ DuckDB and copies out, so the two can never drift apart)::
     <lake>/events/<topic>/<partition>/<first>-<last>.parquet
     <lake>/events_quarantine/<topic>/<partition>/<first>-<last>.parquet
     <lake>/marketing_spend/<source file>.parquet
+    <lake>/forgotten_ids/<request>.parquet      (raw.forgotten_ids, one file per `growth forget`)
+    <lake>/deletion_log/<entry>.parquet         (raw.deletion_log, one file per entry)
     <lake>/_locks/<topic>/<partition>.lock
 
 ``<first>-<last>`` is the range of Kafka offsets one ingest batch covered in that partition
@@ -42,6 +44,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -57,6 +60,10 @@ log = logging.getLogger(__name__)
 EVENTS = "events"
 QUARANTINE = "events_quarantine"
 SPEND = "marketing_spend"
+FORGOTTEN = "forgotten_ids"
+DELETION_LOG = "deletion_log"
+# Tables kept as a flat folder of whole files (not per topic and partition).
+FLAT = (SPEND, FORGOTTEN, DELETION_LOG)
 RANGE = re.compile(r"([0-9]+)-([0-9]+)\.parquet")
 TEMPORARY = ".tmp"  # suffix of a file being written (its name also starts with a dot)
 
@@ -104,6 +111,20 @@ def raw_in_memory(memory_limit: str | None = None) -> Iterator[duckdb.DuckDBPyCo
         con.close()
 
 
+def use_lake_tables(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Make the raw tables of an in-memory DuckDB (:func:`raw_in_memory`) read the lake, so SQL
+    written for the warehouse file runs unchanged: events and quarantine become views over their
+    files, and the forgotten ids are loaded (a table, so a request can add to it)."""
+    for table in (EVENTS, QUARANTINE):
+        relation = lake.relation(table)
+        if relation is not None:
+            con.execute(f"drop table raw.{table}")
+            con.execute(f"create view raw.{table} as select * from {relation}")
+    forgotten = lake.relation(FORGOTTEN)
+    if forgotten is not None:
+        con.execute(f"insert or ignore into raw.{FORGOTTEN} select * from {forgotten}")
+
+
 @dataclass(frozen=True)
 class Lake:
     """The lake under one root folder (paths only: nothing is read or created until asked)."""
@@ -123,10 +144,15 @@ class Lake:
             name = f"%{ord(name[0]):02X}{name[1:]}"
         return self.root / SPEND / f"{name}.parquet"
 
+    def entry_file(self, table: str) -> Path:
+        """A new file of a flat ``table`` (forgotten ids, the deletion log): named by the UTC instant and
+        the process, so entries sort by time and two writers never pick one name."""
+        return self.root / table / f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{os.getpid()}.parquet"
+
     def files(self, table: str, topic: str | None = None) -> list[Path]:
-        """The batch (or spend) files of ``table`` present, temporary files excluded."""
+        """The batch (or spend, or entry) files of ``table`` present, temporary files excluded."""
         base = self.root / table
-        if table == SPEND:
+        if table in FLAT:
             return sorted(base.glob("*.parquet")) if base.is_dir() else []
         topics = [topic] if topic is not None else self.topics(table)
         return [
@@ -233,12 +259,22 @@ class Lake:
 
     # -- reading --------------------------------------------------------------------------
 
-    def relation(self, table: str, topic: str | None = None) -> str | None:
-        """SQL (DuckDB) reading every file of ``table``, or None when it has none yet."""
+    def relation(self, table: str, topic: str | None = None, *, with_filename: bool = False) -> str | None:
+        """SQL (DuckDB) reading every file of ``table`` (each row's file in ``filename`` if asked),
+        or None when it has none yet."""
         files = self.files(table, topic)
         if not files:
             return None
-        return f"read_parquet([{', '.join(_sql_string(path) for path in files)}], hive_partitioning = false)"
+        paths = ", ".join(_sql_string(path) for path in files)
+        return f"read_parquet([{paths}], hive_partitioning = false{', filename = true' if with_filename else ''})"
+
+    def rewrite(self, con: duckdb.DuckDBPyConnection, path: Path, keep: str, params: Sequence[object]) -> None:
+        """Replace the batch file ``path`` by its rows where ``keep`` holds, under its name (the
+        name carries the offsets the partition resumes from) and its partition's lock, whole or
+        not at all (:meth:`publish`)."""
+        _, topic, partition = path.parts[-4:-1]
+        with self.partition_lock(topic, int(partition)):
+            self.publish(con, f"select * from read_parquet({_sql_string(path)}) where {keep}", params, path)
 
 
 # Where a Spark build keeps its tables (spark.sql.warehouse.dir), beside the raw folders:
