@@ -30,7 +30,8 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -50,6 +51,7 @@ from delivery.anomaly import (
 )
 from warehouse.connection import connect
 from warehouse.errors import ConfigError, GrowthError
+from warehouse.lake import EVENTS, QUARANTINE, Lake
 from warehouse.lock import writer_lock
 from warehouse.settings import Settings
 
@@ -63,7 +65,9 @@ class Monitor:
     """A monitored daily series. ``sql`` selects ``(day, value)`` for ``day`` between
     ``$start`` and ``$end``; ``segment_sql`` (count and revenue monitors) selects
     ``(dimension, segment, day, value)`` for ``day`` in the list ``$days``, from the
-    ``segments`` relation (``user_key, dimension, segment``)."""
+    ``segments`` relation (``user_key, dimension, segment``). A raw table is read as
+    ``{raw.<table>}``: on the spark engine the raw layer is the lake's files, not tables
+    (:func:`raw_relations`)."""
 
     name: str
     label: str
@@ -152,11 +156,11 @@ MONITORS: tuple[Monitor, ...] = (
         """
         with per_day as (
             select cast(timezone('UTC', quarantined_at) as date) as day, 1 as quarantined
-            from raw.events_quarantine
+            from {raw.events_quarantine}
             where quarantined_at >= cast($start as timestamp) at time zone 'UTC'
             union all
             select cast(timezone('UTC', ingested_at) as date), 0
-            from raw.events
+            from {raw.events}
             where ingested_at >= cast($start as timestamp) at time zone 'UTC'
         )
         select day, sum(quarantined) / count(*) from per_day where day between $start and $end group by day
@@ -164,6 +168,8 @@ MONITORS: tuple[Monitor, ...] = (
         needs=("raw.events", "raw.events_quarantine"),
     ),
 )
+# A raw table in a monitor's SQL: the table itself, or the relation raw_relations() gives for it.
+RAW_TABLE = re.compile(r"\{(raw\.[a-z_]+)\}")
 MONITOR_NAMES = tuple(monitor.name for monitor in MONITORS)
 SEGMENTS_TABLE = "intermediate.int_user_segments"
 # Before the segment models existed: acquisition_channel alone (issue #17), null as (none).
@@ -229,9 +235,14 @@ def data_end_date(con: duckdb.DuckDBPyConnection) -> datetime.date | None:
 
 
 def read_series(
-    con: duckdb.DuckDBPyConnection, monitor: Monitor, start: datetime.date, end: datetime.date
+    con: duckdb.DuckDBPyConnection,
+    monitor: Monitor,
+    start: datetime.date,
+    end: datetime.date,
+    raw: Mapping[str, str] | None = None,
 ) -> dict[datetime.date, float | None]:
-    rows = con.execute(monitor.sql, {"start": start, "end": end}).fetchall()
+    sql = RAW_TABLE.sub(lambda match: (raw or {}).get(match[1], match[1]), monitor.sql)
+    rows = con.execute(sql, {"start": start, "end": end}).fetchall()
     return {day: None if value is None else float(value) for day, value in rows}
 
 
@@ -272,13 +283,15 @@ def check_warehouse(
     con: duckdb.DuckDBPyConnection,
     day: datetime.date | None = None,
     config: MonitorConfig | None = None,
+    raw: Mapping[str, str] | None = None,
 ) -> list[Checked]:
-    """Every monitor's verdict on ``day`` (default: each monitor's latest complete day).
+    """Every monitor's verdict on ``day`` (default: each monitor's latest complete day); ``raw``
+    gives the relation to read for a raw table that is not in the warehouse (the lake's files).
 
     ``day`` must be complete (before ``data_end_date``): a :class:`GrowthError` otherwise.
     """
     config = config or MonitorConfig()
-    tables = _tables(con)
+    tables = _tables(con) | set(raw or {})
     if "intermediate.int_reporting_period" not in tables:
         raise GrowthError("the warehouse has no marts yet: run `growth build` before `growth alerts`")
     end = data_end_date(con)
@@ -303,7 +316,7 @@ def check_warehouse(
             checked.append(Checked(monitor, None, None, None))
             continue
         start = judged - datetime.timedelta(days=7 * HISTORY_WEEKS)
-        series = read_series(con, monitor, start, judged)
+        series = read_series(con, monitor, start, judged, raw)
         verdict = judge(
             series,
             judged,
@@ -341,7 +354,21 @@ def check(settings: Settings, date: datetime.date | None = None) -> list[Checked
     """Every monitor's verdict on ``date`` (default: each one's latest complete day)."""
     config = monitor_config(settings)
     with reading(settings) as con:
-        return check_warehouse(con, date, config)
+        return check_warehouse(con, date, config, raw_relations(settings))
+
+
+def raw_relations(settings: Settings) -> dict[str, str]:
+    """On the spark engine, the raw tables as the lake's files (the warehouse file holds only what
+    a Spark build landed); nothing on DuckDB, where they are tables of the file."""
+    if not settings.uses_lake:
+        return {}
+    lake = Lake(settings.lake)
+    events = lake.relation(EVENTS)
+    if events is None:
+        return {}
+    # No quarantine file yet: no record was rejected.
+    quarantine = lake.relation(QUARANTINE) or "(select cast(null as timestamptz) as quarantined_at where false)"
+    return {"raw.events": events, "raw.events_quarantine": quarantine}
 
 
 def evaluate(settings: Settings, date: datetime.date | None = None) -> list[Alert]:

@@ -23,7 +23,7 @@ from delivery.anomaly import (
     same_weekday_history,
     what_moved,
 )
-from delivery.monitors import check_warehouse, evaluate, monitor_config
+from delivery.monitors import check, check_warehouse, evaluate, monitor_config
 from warehouse.errors import ConfigError, GrowthError
 from warehouse.settings import Settings
 
@@ -454,6 +454,26 @@ def test_evaluate_reads_the_warehouse_file_with_settings(tmp_path) -> None:
     assert [(m.segment, m.change) for m in alerts["dau"].moved] == [("google", -6.0), ("ios", -5.0), ("web", -3.0)]
     assert alerts["quarantine_share"].verdict.value == pytest.approx(1 / 11)
 
+
+
+def test_the_quarantine_share_reads_the_lake_on_the_spark_engine(tmp_path) -> None:
+    """On the spark engine the raw layer is the lake's files: the monitor reads them, not the
+    (empty) raw tables of the warehouse file."""
+    warehouse, lake = tmp_path / "warehouse.duckdb", tmp_path / "lake"
+    with duckdb.connect(str(warehouse)) as con:
+        hand_made_warehouse(con)
+        con.execute("insert into raw.events_quarantine values ($at)", {"at": datetime(2026, 3, 4, 12)})
+        for table in ("events", "events_quarantine"):
+            folder = lake / table / "events" / "0"
+            folder.mkdir(parents=True)
+            con.execute(f"copy raw.{table} to '{folder / '0-9.parquet'}' (format parquet)")
+            con.execute(f"delete from raw.{table}")  # what a Spark build leaves in the file
+    spark = Settings(warehouse=warehouse, engine="spark", lake=lake)
+    checked = {item.monitor.name: item for item in check(spark, DAY)}
+    assert checked["quarantine_share"].verdict.value == pytest.approx(1 / 11)
+    assert checked["quarantine_share"].alert is not None
+    on_duckdb = {item.monitor.name: item for item in check(Settings(warehouse=warehouse), DAY)}
+    assert on_duckdb["quarantine_share"].verdict is None  # the file's raw tables are empty
 
 def test_monitor_config_from_settings() -> None:
     config = monitor_config(
