@@ -4,7 +4,8 @@ An unreachable broker is an operational problem, not a data one: nothing goes to
 quarantine and nothing is skipped. ``--follow`` waits for the broker (backing off while it
 connects, and relying on the client's own reconnects once it runs) and logs one warning
 when an outage starts and one when it ends; ``--until-caught-up`` has nothing to wait for
-and fails at once (after the client's bootstrap timeout).
+and fails at once (after the client's bootstrap timeout), or, when the broker goes away
+midway, once it has been unreachable for ``ANSWER_SECONDS``.
 
 Waiting never outlasts a stop request: the back-off sleeps on it, and the client calls
 that know no timeout of their own run through
@@ -41,7 +42,7 @@ class BrokerWatch:
         self.follow = follow
         self.stop = stop
         self.down = False
-        self._last_probe = time.monotonic()
+        self._last_probe = self._down_since = time.monotonic()
 
     def connect(self, open_client: Callable[[], T], close_client: Callable[[T], None]) -> T:
         """``open_client()``, retried with exponential back-off in follow mode.
@@ -70,16 +71,30 @@ class BrokerWatch:
             raise BrokerError(f"{what}: no answer from {self.servers} within {ANSWER_SECONDS:.0f} s") from exc
 
     def probe(self) -> None:
-        """After an empty poll: in follow mode, tell an outage from a quiet topic (the client only retries)."""
-        if not self.follow or time.monotonic() - self._last_probe < PROBE_SECONDS:
+        """After an empty poll: tell an outage from a quiet topic (the client only retries).
+
+        In follow mode an outage is waited out. In ``--until-caught-up`` one that lasts
+        ``ANSWER_SECONDS`` ends the run with a :class:`BrokerError`: a scheduled run must end,
+        and ending loses nothing (the open batch is read again next time, as offsets advance
+        only with what was written).
+        """
+        now = time.monotonic()
+        if now - self._last_probe < PROBE_SECONDS:
             return
-        self._last_probe = time.monotonic()
+        self._last_probe = now
         reachable = any(_tcp_reachable(server) for server in self.servers.split(","))
         if not reachable and not self.down:
-            log.warning("Kafka broker %s unreachable; waiting and retrying", self.servers)
+            self._down_since = now
+            if self.follow:
+                log.warning("Kafka broker %s unreachable; waiting and retrying", self.servers)
         elif reachable and self.down:
             log.warning("Kafka broker %s reachable again; resuming", self.servers)
         self.down = not reachable
+        if self.down and not self.follow and now - self._down_since >= ANSWER_SECONDS:
+            raise BrokerError(
+                f"Kafka broker {self.servers} unreachable for {ANSWER_SECONDS:.0f} s before the topic was read "
+                "to its end: stopped (what was written is kept; run again once the broker is back)"
+            )
 
 
 def _tcp_reachable(server: str) -> bool:

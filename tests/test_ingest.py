@@ -293,6 +293,31 @@ def test_follow_waits_for_a_restarted_broker_and_resumes(tmp_path: Path, setting
         terminate(broker)
 
 
+
+def test_until_caught_up_stops_with_one_line_when_the_broker_dies_midway(settings: Settings) -> None:
+    """A scheduled run must end: with records still to read and no broker, it fails in one line
+    after a while instead of waiting for ever, having stored each record at most once."""
+    port = free_port()
+    broker = spawn(port)
+    local = replace(settings, bootstrap_servers=f"127.0.0.1:{port}", topic="dying_events")
+    total = 60_000
+    try:
+        make_topic(local, partitions=2)
+        produce(local, [event(i) for i in range(total)])
+        process = _ingest_process(local, "--until-caught-up", batch=500)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not stored_rows(local.warehouse)[0]:
+            time.sleep(0.2)
+        terminate(broker)
+        assert process.wait(60) == 1
+    finally:
+        terminate(broker)
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    assert f"Kafka broker 127.0.0.1:{port} unreachable" in stderr and "Traceback" not in stderr
+    events, _ = stored_rows(local.warehouse)
+    assert 0 < len(events) < total
+    assert [problem for problem in problems(range(0), events)] == []
+
 @pytest.mark.parametrize("share", [0.9])
 def test_a_misconfigured_producer_stops_the_ingester_with_a_clear_error(settings: Settings, share: float) -> None:
     make_topic(settings, partitions=1)
