@@ -455,7 +455,6 @@ def test_evaluate_reads_the_warehouse_file_with_settings(tmp_path) -> None:
     assert alerts["quarantine_share"].verdict.value == pytest.approx(1 / 11)
 
 
-
 def test_the_quarantine_share_reads_the_lake_on_the_spark_engine(tmp_path) -> None:
     """On the spark engine the raw layer is the lake's files: the monitor reads them, not the
     (empty) raw tables of the warehouse file."""
@@ -474,6 +473,7 @@ def test_the_quarantine_share_reads_the_lake_on_the_spark_engine(tmp_path) -> No
     assert checked["quarantine_share"].alert is not None
     on_duckdb = {item.monitor.name: item for item in check(Settings(warehouse=warehouse), DAY)}
     assert on_duckdb["quarantine_share"].verdict is None  # the file's raw tables are empty
+
 
 def test_monitor_config_from_settings() -> None:
     config = monitor_config(

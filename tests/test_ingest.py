@@ -293,7 +293,6 @@ def test_follow_waits_for_a_restarted_broker_and_resumes(tmp_path: Path, setting
         terminate(broker)
 
 
-
 def test_until_caught_up_stops_with_one_line_when_the_broker_dies_midway(settings: Settings) -> None:
     """A scheduled run must end: with records still to read and no broker, it fails in one line
     after a while instead of waiting for ever, having stored each record at most once."""
@@ -317,6 +316,7 @@ def test_until_caught_up_stops_with_one_line_when_the_broker_dies_midway(setting
     events, _ = stored_rows(local.warehouse)
     assert 0 < len(events) < total
     assert [problem for problem in problems(range(0), events)] == []
+
 
 @pytest.mark.parametrize("share", [0.9])
 def test_a_misconfigured_producer_stops_the_ingester_with_a_clear_error(settings: Settings, share: float) -> None:
