@@ -85,8 +85,7 @@ class BrokerWatch:
         reachable = any(_tcp_reachable(server) for server in self.servers.split(","))
         if not reachable and not self.down:
             self._down_since = now
-            if self.follow:
-                log.warning("Kafka broker %s unreachable; waiting and retrying", self.servers)
+            log.warning("Kafka broker %s unreachable; waiting and retrying", self.servers)
         elif reachable and self.down:
             log.warning("Kafka broker %s reachable again; resuming", self.servers)
         self.down = not reachable
