@@ -123,6 +123,16 @@ def test_forget_rewrites_the_lake_without_the_user_and_keeps_the_offsets(
     assert (status["events_forgotten"], status["events_dropped_at_ingest"]) == (len(ALICE_EVENTS), 2)
 
 
+def test_a_leftover_removed_before_its_rewrite_is_skipped(lake_settings: Settings) -> None:
+    """A quarantine file whose batch never committed may be removed by the partition's next
+    writer between a request's listing and its rewrite: nothing is left to forget in it."""
+    lake = Lake(lake_settings.lake)
+    gone = lake.partition_dir(QUARANTINE, "events", 2) / "7-9.parquet"
+    with duckdb.connect() as con:
+        lake.rewrite(con, gone, "true", [])
+    assert not gone.exists() and not list(lake.root.rglob("*.tmp"))
+
+
 def test_a_mistyped_id_or_lake_changes_nothing(lake_settings: Settings, tmp_path: Path) -> None:
     lake = Lake(lake_settings.lake)
     before = sorted((p, p.stat().st_mtime_ns) for p in lake.root.rglob("*.parquet"))

@@ -274,6 +274,9 @@ class Lake:
         not at all (:meth:`publish`)."""
         _, topic, partition = path.parts[-4:-1]
         with self.partition_lock(topic, int(partition)):
+            if not path.exists():  # a crashed batch's quarantine file, removed by the partition's next writer
+                log.info("%s is gone (left by an interrupted ingest and removed since): nothing to rewrite", path)
+                return
             self.publish(con, f"select * from read_parquet({_sql_string(path)}) where {keep}", params, path)
 
 
