@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import logging
 from contextlib import AbstractContextManager, ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from ingest.batch import Partition
-from ingest.writer import STREAM_ROWS, BatchWriter, OpenBatch
+from ingest.writer import CARRIES_FORGOTTEN_ID, LOG_DROPPED_AT_INGEST, STREAM_ROWS, BatchWriter, OpenBatch
 from warehouse.lake import DELETION_LOG, EVENTS, FORGOTTEN, QUARANTINE, Lake, range_name, raw_in_memory
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,6 @@ log = logging.getLogger(__name__)
 TABLES = {EVENTS: "raw.events", QUARANTINE: "raw.events_quarantine"}
 # The rows of one partition, in offset order (the file's row order).
 PARTITION_ROWS = "select * from {table} where kafka_topic = ? and kafka_partition = ? order by kafka_offset"
-# Whether an event `b` carries a forgotten id.
-FORGOTTEN_EVENT = "exists (select 1 from raw.forgotten_ids f where f.id in (b.user_id, b.anonymous_id, b.previous_id))"
 FIRST_OFFSET = """
     select min(kafka_offset) from (
         select kafka_offset from raw.events where kafka_topic = $1 and kafka_partition = $2
@@ -121,10 +120,8 @@ class LakeWriter(BatchWriter):
             """
         ).fetchall()
         if records:
-            con.execute(f"delete from raw.events b where {FORGOTTEN_EVENT}")
-            con.execute(
-                "insert into raw.deletion_log values (now(), 'dropped_at_ingest', null, ?, ?, 0)", [ids, records]
-            )
+            con.execute(f"delete from raw.events b where {CARRIES_FORGOTTEN_ID}")
+            con.execute(LOG_DROPPED_AT_INGEST, [datetime.now(UTC), ids, records])
         return int(records)
 
     def offsets(self, topic: str) -> dict[int, int]:

@@ -59,6 +59,14 @@ NOT_YET_STORED = """
 """
 
 
+# Whether an event `b` carries an id of raw.forgotten_ids (both writers drop those at ingest).
+CARRIES_FORGOTTEN_ID = (
+    "exists (select 1 from raw.forgotten_ids f where f.id in (b.user_id, b.anonymous_id, b.previous_id))"
+)
+# The deletion-log entry of a batch's dropped events: when, which ids, how many (never the data).
+LOG_DROPPED_AT_INGEST = "insert into raw.deletion_log values (?::timestamptz, 'dropped_at_ingest', null, ?, ?, 0)"
+
+
 def _forgotten_filter(con: duckdb.DuckDBPyConnection) -> str:
     """The SQL that drops, at ingest, events of ids `growth forget` listed in raw.forgotten_ids.
 
@@ -68,7 +76,7 @@ def _forgotten_filter(con: duckdb.DuckDBPyConnection) -> str:
     """
     if not con.execute("select exists (select 1 from raw.forgotten_ids)").fetchall()[0][0]:
         return ""  # nobody forgotten: no per-row subquery
-    return "and not exists (select 1 from raw.forgotten_ids f where f.id in (b.user_id, b.anonymous_id, b.previous_id))"
+    return f"and not {CARRIES_FORGOTTEN_ID}"
 
 
 def _scan(
@@ -304,8 +312,7 @@ class WarehouseWriter(BatchWriter):
         """The offsets join the rows in the batch's transaction, which commits here."""
         if batch.forgotten_records:  # count what the filter dropped (never the data itself)
             con.execute(
-                "insert into raw.deletion_log values (?::timestamptz, 'dropped_at_ingest', null, ?, ?, 0)",
-                [batch.ingested_at, sorted(batch.forgotten_ids), batch.forgotten_records],
+                LOG_DROPPED_AT_INGEST, [batch.ingested_at, sorted(batch.forgotten_ids), batch.forgotten_records]
             )
         offsets = [(topic, partition, offset) for (topic, partition), offset in batch.next_offsets.items()]
         con.executemany(
