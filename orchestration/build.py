@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from warehouse.connection import prepared, writing
 from warehouse.errors import GrowthError
 from warehouse.lake import building, spark_tables
-from warehouse.settings import Settings
+from warehouse.settings import Settings, SparkSettings
 
 log = logging.getLogger(__name__)
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -107,6 +108,12 @@ SPARK_SESSION = {
     "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={SPARK_LOGGING.as_uri()}",
 }
 SPARK_SQL_RUNTIME = ("spark.sql.session.timeZone", "spark.sql.parquet.outputTimestampType")
+# How long `growth build` waits for a Thrift server to accept a connection before it gives up.
+THRIFT_CONNECT_SECONDS = 10.0
+# What dbt-spark sets on every session it opens (the SQL it generates assumes no ANSI mode).
+DBT_SPARK_SESSION = {"spark.sql.ansi.enabled": "false"}
+# The prefix under which a Spark Thrift server applies a session's configuration key.
+THRIFT_SESSION_KEY = "set:hiveconf:"
 
 # dbt's events for a selector that matches nothing (it exits 0 and says "Nothing to do").
 NOTHING_SELECTED = frozenset({"NoNodesForSelectionCriteria", "NothingToDo"})
@@ -170,8 +177,11 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     engine's own."""
     if settings.spark.method == "thrift":
         # A Thrift server's session takes runtime settings only: the server owns its master,
-        # memory, catalog and warehouse folder.
-        return {**settings.spark.conf, **{key: SPARK_SESSION[key] for key in SPARK_SQL_RUNTIME}}
+        # memory, catalog and warehouse folder. Spark's Thrift server ignores a session's plain
+        # keys and applies only `set:hiveconf:<key>` ones, so every key (dbt-spark's ANSI switch
+        # too, which it sends plain) goes with that prefix.
+        runtime = {**settings.spark.conf, **{key: SPARK_SESSION[key] for key in SPARK_SQL_RUNTIME}, **DBT_SPARK_SESSION}
+        return {f"{THRIFT_SESSION_KEY}{key}": value for key, value in runtime.items()}
     return {
         "spark.master": settings.spark.master,
         "spark.driver.memory": DEFAULT_SPARK_DRIVER_MEMORY,
@@ -238,9 +248,30 @@ def run_build(
         raise BuildError(f"dbt build failed: {detail}")
 
 
-def build_lock(settings: Settings, *, on_wait: Callable[[str], None]) -> AbstractContextManager[None]:
-    """The lock a build holds while dbt runs: the DuckDB file's writer lock, or on Spark the lake's."""
-    return building(settings, on_wait=on_wait) if settings.uses_lake else prepared(settings, on_wait=on_wait)
+@contextmanager
+def build_lock(settings: Settings, *, on_wait: Callable[[str], None]) -> Iterator[None]:
+    """The lock a build holds while dbt runs: the DuckDB file's writer lock, or on Spark the
+    lake's, once a Thrift server is known to answer."""
+    if not settings.uses_lake:
+        with prepared(settings, on_wait=on_wait):
+            yield
+        return
+    with building(settings, on_wait=on_wait):
+        if settings.spark.method == "thrift":
+            _require_thrift_server(settings.spark)
+        yield
+
+
+def _require_thrift_server(spark: SparkSettings) -> None:
+    """One line when the Thrift server does not answer, instead of dbt's connection errors,
+    each repeated for every retry of every thread."""
+    try:
+        socket.create_connection((spark.host, spark.port), timeout=THRIFT_CONNECT_SECONDS).close()
+    except OSError as error:
+        raise BuildError(
+            f"the Spark Thrift server at {spark.host}:{spark.port} does not answer ({error.strerror or error}): "
+            "check GROWTH_SPARK_HOST and GROWTH_SPARK_PORT, or start the server (docs/scale-out.md)"
+        ) from None
 
 
 def land_spark_tables(settings: Settings) -> None:

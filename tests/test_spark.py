@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -23,24 +22,8 @@ import pytest
 from analysts.publish import publish_snapshot
 from orchestration.build import CONTRACT_MARTS, BuildError, run_build
 from orchestration.pipeline import run_experiment_results, run_transforms
-from warehouse.connection import connect
-from warehouse.lake import Lake, copy_raw_to_lake
-from warehouse.settings import Settings, SparkSettings
-
-
-def lake_from_warehouse(source: Settings, root: Path) -> Settings:
-    """``source``'s raw layer as a lake, and settings that build it on Spark."""
-    lake = Lake(root / "lake")
-    with connect(source.warehouse, read_only=True) as con:
-        copy_raw_to_lake(con, lake)
-    return replace(
-        source,
-        engine="spark",
-        lake=lake.root,
-        warehouse=root / "warehouse.duckdb",
-        published=root / "published" / "warehouse.duckdb",
-        spark=SparkSettings(conf={"spark.master": "local[2]", "spark.driver.memory": "2g"}),
-    )
+from tests._spark import assert_same_mart, lake_from_warehouse, rows, same
+from warehouse.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -50,54 +33,11 @@ def spark_built(demo_warehouse: Settings, tmp_path_factory: pytest.TempPathFacto
     return settings
 
 
-def comparable(value: object) -> object:
-    """A cell as both engines should agree on it: decimals as floats (instants compare as
-    instants whatever zone they are shown in)."""
-    return float(value) if isinstance(value, Decimal) else value
-
-
-def same(left: object, right: object) -> bool:
-    """Equal, doubles to 1e-9 (interface.md); a count must be equal exactly."""
-    if isinstance(left, float) or isinstance(right, float):
-        return (
-            isinstance(left, int | float)
-            and isinstance(right, int | float)
-            and math.isclose(left, right, rel_tol=1e-9, abs_tol=1e-9)
-        )
-    return left == right
-
-
-def rows(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[list[str], list[tuple[object, ...]]]:
-    """Columns (bookkeeping ones left out) and rows of ``relation``, sorted on every column."""
-    columns = [
-        name
-        for (name,) in con.execute(f"select column_name from (describe {relation})").fetchall()
-        if not name.startswith("_")
-    ]
-    listed = ", ".join(f'"{name}"' for name in columns)
-    data = con.execute(f"select {listed} from {relation} order by {listed}").fetchall()
-    return columns, [tuple(comparable(value) for value in row) for row in data]
-
-
 @pytest.mark.parametrize("mart", CONTRACT_MARTS)
 def test_every_contract_mart_equals_the_duckdb_build(
     spark_built: Settings, demo_warehouse: Settings, mart: str
 ) -> None:
-    with duckdb.connect() as con:
-        con.execute(f"attach '{demo_warehouse.warehouse}' as duck (read_only)")
-        con.execute(f"attach '{spark_built.warehouse}' as spark (read_only)")
-        duck_columns, duck_rows = rows(con, f"duck.marts.{mart}")
-        spark_columns, spark_rows = rows(con, f"spark.marts.{mart}")
-    assert spark_columns == duck_columns
-    assert len(spark_rows) == len(duck_rows), f"{mart}: {len(spark_rows)} rows on Spark, {len(duck_rows)} on DuckDB"
-    assert duck_rows, f"{mart} is empty on DuckDB: the comparison would prove nothing"
-    for spark_row, duck_row in zip(spark_rows, duck_rows, strict=True):
-        mismatched = [
-            (column, spark_value, duck_value)
-            for column, spark_value, duck_value in zip(duck_columns, spark_row, duck_row, strict=True)
-            if not same(spark_value, duck_value)
-        ]
-        assert not mismatched, f"{mart}: {mismatched} in row {duck_row}"
+    assert_same_mart(demo_warehouse.warehouse, spark_built.warehouse, mart)
 
 
 def test_transforms_and_publish_work_on_the_landed_marts(spark_built: Settings, demo_warehouse: Settings) -> None:

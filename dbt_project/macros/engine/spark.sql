@@ -11,6 +11,7 @@
 {% macro spark__prepare_build() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set lake = var('lake_path', env_var('GROWTH_LAKE', 'data/lake')) -%}
+    {{- spark_tables_in_lake(lake) -}}
     {%- for schema in graph.nodes.values() | selectattr('resource_type', 'equalto', 'model') | map(attribute='schema') | unique -%}
         {%- do run_query('create database if not exists ' ~ schema) -%}
         {%- do run_query('drop database ' ~ schema ~ ' cascade') -%}
@@ -28,6 +29,21 @@
             ~ " options (path '" ~ lake ~ '/' ~ source.meta.lake_folder ~ "', recursiveFileLookup 'true')"
         ) -%}
     {%- endfor -%}
+{%- endmacro %}
+
+{#- The tables must be where `growth build` lands them from: <lake>/warehouse (warehouse/lake.py
+    spark_tables). A session is started with that folder; a Thrift server keeps its own, set
+    when it starts, so a server started with another one is refused before anything is built. -#}
+{% macro spark_tables_in_lake(lake) -%}
+    {%- set expected = lake.rstrip('/') ~ '/warehouse' -%}
+    {%- set actual = run_query('set spark.sql.warehouse.dir').rows[0][1] -%}
+    {%- set local = modules.re.sub('^file:(//)?', '', actual).rstrip('/') -%}
+    {%- if local != expected -%}
+        {{ exceptions.raise_compiler_error(
+            'the Spark server keeps its tables in ' ~ actual ~ ', not in ' ~ expected
+            ~ ' where growth lands them from: start it with --conf spark.sql.warehouse.dir=' ~ expected
+        ) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The incremental models build as tables: the same rows a full refresh gives. -#}
