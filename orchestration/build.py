@@ -233,6 +233,9 @@ def run_build(
         str(target / "logs"),
     ]
     with build_lock(settings, on_wait=log.warning):
+        # dbt writes no results when it stops before the first node (a failing on-run-start):
+        # the previous build's must not be reported as this one's.
+        (target / "run_results.json").unlink(missing_ok=True)
         with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=DBT_PROJECT_DIR) as dbt:
             assert dbt.stdout is not None
             infos = [_echo(line, quiet) for line in dbt.stdout]

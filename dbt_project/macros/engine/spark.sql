@@ -7,12 +7,24 @@
 -#}
 
 {#- on-run-start: the models' schemas emptied (a dropped database takes its files along), then
-    each source table declared over its lake folder with the columns of its yml. -#}
+    each source table declared over its lake folder with the columns of its yml. A build of a
+    selection (`--select`, `--exclude`, a Dagster subset) is refused before anything is dropped:
+    the in-memory catalog forgets the tables between builds, so the models it leaves out would
+    not be there for the selected ones to read. -#}
 {% macro spark__prepare_build() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set lake = var('lake_path', env_var('GROWTH_LAKE', 'data/lake')) -%}
     {{- spark_tables_in_lake(lake) -}}
-    {%- for schema in graph.nodes.values() | selectattr('resource_type', 'equalto', 'model') | map(attribute='schema') | unique -%}
+    {%- set models = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model') | list -%}
+    {%- set left_out = models | rejectattr('unique_id', 'in', selected_resources) | map(attribute='name') | list -%}
+    {%- if left_out -%}
+        {{ exceptions.raise_compiler_error(
+            'the spark engine rebuilds every model in every build (docs/scale-out.md), and this one leaves out '
+            ~ left_out | length ~ ' of ' ~ models | length ~ ' (' ~ (left_out | sort)[:3] | join(', ')
+            ~ (', …' if left_out | length > 3 else '') ~ '): build them all (no --select or --exclude; in Dagster, every dbt asset)'
+        ) }}
+    {%- endif -%}
+    {%- for schema in models | map(attribute='schema') | unique -%}
         {%- do run_query('create database if not exists ' ~ schema) -%}
         {%- do run_query('drop database ' ~ schema ~ ' cascade') -%}
         {%- do run_query('create database ' ~ schema) -%}
