@@ -31,7 +31,8 @@ from pathlib import Path
 import duckdb
 
 from ingest.batch import Partition
-from ingest.writer import CARRIES_FORGOTTEN_ID, LOG_DROPPED_AT_INGEST, STREAM_ROWS, BatchWriter, OpenBatch
+from ingest.forgotten import CARRIES_FORGOTTEN_ID, LOG_DROPPED_AT_INGEST, forgotten_strings, ids_in
+from ingest.writer import STREAM_ROWS, BatchWriter, OpenBatch
 from warehouse.lake import DELETION_LOG, EVENTS, FORGOTTEN, QUARANTINE, Lake, range_name, raw_in_memory
 
 log = logging.getLogger(__name__)
@@ -107,22 +108,33 @@ class LakeWriter(BatchWriter):
                 """
             )
 
-    def _drop_forgotten(self, con: duckdb.DuckDBPyConnection) -> int:
-        """Delete the batch's events of forgotten ids and log how many (ids and counts, never data)."""
+    def _drop_forgotten(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Delete the batch's events and quarantined records of forgotten ids (ingest/forgotten.py)
+        and log how many (ids and counts, never data); whether anything was dropped."""
         forgotten = self.lake.relation(FORGOTTEN)
         if forgotten is None:
-            return 0
+            return False
         con.execute(f"insert or ignore into raw.forgotten_ids select * from {forgotten}")
         [(ids, records)] = con.execute(
             """
-            select list_sort(list(distinct f.id)), count(distinct b.rowid)
+            select list(distinct f.id), count(distinct b.rowid)
             from raw.events b join raw.forgotten_ids f on f.id in (b.user_id, b.anonymous_id, b.previous_id)
             """
         ).fetchall()
+        strings = forgotten_strings(con)
+        carried = {
+            rowid: found
+            for rowid, value in con.execute("select rowid, raw_value from raw.events_quarantine").fetchall()
+            if (found := ids_in(value, strings))
+        }
         if records:
             con.execute(f"delete from raw.events b where {CARRIES_FORGOTTEN_ID}")
-            con.execute(LOG_DROPPED_AT_INGEST, [datetime.now(UTC), ids, records])
-        return int(records)
+        if carried:
+            con.execute("delete from raw.events_quarantine where rowid in (select unnest(?))", [list(carried)])
+        if records or carried:
+            dropped = sorted(set(ids or ()).union(*carried.values()))
+            con.execute(LOG_DROPPED_AT_INGEST, [datetime.now(UTC), dropped, records, len(carried)])
+        return bool(records or carried)
 
     def offsets(self, topic: str) -> dict[int, int]:
         """Next offsets from the files, each partition tidied of a crashed writer's leftovers first."""

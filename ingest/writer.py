@@ -33,6 +33,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,7 @@ import duckdb
 import pyarrow as pa
 
 from ingest.batch import Batch, BatchResult, Partition
+from ingest.forgotten import CARRIES_FORGOTTEN_ID, LOG_DROPPED_AT_INGEST, forgotten_strings, ids_in
 from warehouse.connection import writing
 from warehouse.settings import Settings
 
@@ -59,14 +61,6 @@ NOT_YET_STORED = """
 """
 
 
-# Whether an event `b` carries an id of raw.forgotten_ids (both writers drop those at ingest).
-CARRIES_FORGOTTEN_ID = (
-    "exists (select 1 from raw.forgotten_ids f where f.id in (b.user_id, b.anonymous_id, b.previous_id))"
-)
-# The deletion-log entry of a batch's dropped events: when, which ids, how many (never the data).
-LOG_DROPPED_AT_INGEST = "insert into raw.deletion_log values (?::timestamptz, 'dropped_at_ingest', null, ?, ?, 0)"
-
-
 def _forgotten_filter(con: duckdb.DuckDBPyConnection) -> str:
     """The SQL that drops, at ingest, events of ids `growth forget` listed in raw.forgotten_ids.
 
@@ -77,6 +71,24 @@ def _forgotten_filter(con: duckdb.DuckDBPyConnection) -> str:
     if not con.execute("select exists (select 1 from raw.forgotten_ids)").fetchall()[0][0]:
         return ""  # nobody forgotten: no per-row subquery
     return f"and not {CARRIES_FORGOTTEN_ID}"
+
+
+def _mark_forgotten(
+    con: duckdb.DuckDBPyConnection, rejected: pa.Table, batch: OpenBatch, strings: Mapping[bytes, str]
+) -> pa.Table:
+    """``rejected`` with the column is_forgotten: whether the record carries one of the
+    forgotten ids in ``strings`` (ingest/forgotten.py); those not stored yet are counted into
+    ``batch``."""
+    values = rejected.column("raw_value").to_pylist() if strings else [None] * rejected.num_rows
+    carried = [ids_in(value, strings) for value in values]
+    marked = rejected.append_column("is_forgotten", pa.array([bool(ids) for ids in carried], pa.bool_()))
+    if any(carried):
+        [(records,)] = _scan(
+            con, "batch_rejected", marked, f"select count(*) from batch_rejected b {NOT_YET_STORED} and b.is_forgotten"
+        )
+        batch.forgotten_ids.update(*carried)
+        batch.forgotten_quarantined += int(records)
+    return marked
 
 
 def _scan(
@@ -115,8 +127,9 @@ class OpenBatch:
     accepted: int = 0
     rejected_count: int = 0
     codes: Counter[str] = field(default_factory=Counter)
-    forgotten_ids: set[str] = field(default_factory=set)  # later events of forgotten users, dropped
+    forgotten_ids: set[str] = field(default_factory=set)  # later records of forgotten users, dropped
     forgotten_records: int = 0
+    forgotten_quarantined: int = 0
 
     def take(self, part: Batch) -> None:
         if part.accepted_count:
@@ -270,15 +283,18 @@ class BatchWriter(ABC):
                 [batch.ingested_at],
             )
         if rejected:
+            table = _mark_forgotten(con, pa.concat_tables(rejected), batch, forgotten_strings(con) if forgotten else {})
+            del rejected
             _scan(
                 con,
                 "batch_rejected",
-                pa.concat_tables(rejected),
+                table,
                 f"""
                 insert into raw.events_quarantine by name
-                select b.*, ?::timestamptz as quarantined_at
+                select b.* exclude (is_forgotten), ?::timestamptz as quarantined_at
                 from batch_rejected b
                 {NOT_YET_STORED}
+                and not b.is_forgotten
                 """,
                 [batch.ingested_at],
             )
@@ -310,9 +326,10 @@ class WarehouseWriter(BatchWriter):
 
     def _store(self, con: duckdb.DuckDBPyConnection, batch: OpenBatch) -> dict[Partition, int]:
         """The offsets join the rows in the batch's transaction, which commits here."""
-        if batch.forgotten_records:  # count what the filter dropped (never the data itself)
+        if batch.forgotten_records or batch.forgotten_quarantined:  # counts, never the data itself
             con.execute(
-                LOG_DROPPED_AT_INGEST, [batch.ingested_at, sorted(batch.forgotten_ids), batch.forgotten_records]
+                LOG_DROPPED_AT_INGEST,
+                [batch.ingested_at, sorted(batch.forgotten_ids), batch.forgotten_records, batch.forgotten_quarantined],
             )
         offsets = [(topic, partition, offset) for (topic, partition), offset in batch.next_offsets.items()]
         con.executemany(

@@ -23,7 +23,6 @@ likely mistyped: the request is refused, nothing deleted, unless ``allow_missing
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.forgotten import ids_in, json_strings
 from orchestration.pipeline import run_pipeline
 from warehouse.connection import writing
 from warehouse.errors import GrowthError
@@ -107,15 +107,15 @@ def linked_ids(con: duckdb.DuckDBPyConnection, requested: Iterable[str]) -> set[
 
 
 def _quarantined_with(con: duckdb.DuckDBPyConnection, ids: set[str]) -> list[tuple[str, int, int]]:
-    """Quarantine keys whose raw bytes contain one of the ids as a JSON string."""
-    needles = [json.dumps(i).encode() for i in ids]
-    found = []
-    for topic, partition, offset, value in con.execute(
-        "select kafka_topic, kafka_partition, kafka_offset, raw_value from raw.events_quarantine"
-    ).fetchall():
-        if value is not None and any(needle in value for needle in needles):
-            found.append((topic, partition, offset))
-    return found
+    """Quarantine keys whose raw bytes carry one of the ids (ingest/forgotten.py)."""
+    strings = json_strings(ids)
+    return [
+        (topic, partition, offset)
+        for topic, partition, offset, value in con.execute(
+            "select kafka_topic, kafka_partition, kafka_offset, raw_value from raw.events_quarantine"
+        ).fetchall()
+        if ids_in(value, strings)
+    ]
 
 
 UNKNOWN_IDS_SQL = """

@@ -90,7 +90,8 @@ def test_forget_removes_every_trace_and_drops_later_events(tmp_path: Path) -> No
         assert not con.execute("select 1 from raw.events where payload::varchar similar to '.*(alice|a1).*'").fetchall()
         assert {r[0] for r in con.execute("select id from raw.forgotten_ids").fetchall()} == ALICE_IDS
 
-    # Later events of alice (by user id or anonymous id) are dropped at ingest and counted.
+    # Later events of alice (by user id or anonymous id) are dropped at ingest and counted, and
+    # so are later records carrying one of her ids that go to quarantine (even unparseable ones).
     later = Batch(datetime(2026, 4, 2, tzinfo=UTC))
     for offset, event in enumerate(
         [
@@ -100,19 +101,27 @@ def test_forget_removes_every_trace_and_drops_later_events(tmp_path: Path) -> No
         ]
     ):
         later.add("events", 3, offset, orjson.dumps(event))
+    later.add("events", 3, 3, b'{"type": "page", "anonymousId": "a1", "messageId": "q3", ')  # cut short
+    later.add("events", 3, 4, b'{"type": "page", "userId": "carol", "messageId": "q4"}')  # no timestamp
+    later.add("events", 3, 5, b'{"type": "page", "userId": "alice2", "messageId": "q5"}')  # not an id of hers
     write_batch(settings.warehouse, later)
+    assert later.rejected_count == 3
     again = delete_user_data(settings, ["alice"])  # idempotent: nothing left to delete
     assert (again.events_deleted, again.quarantine_deleted) == (0, 0)
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         stored = con.execute("select message_id from raw.events where kafka_partition = 3").fetchall()
         assert stored == [("l3",)]
+        quarantined = con.execute(
+            "select kafka_offset from raw.events_quarantine where kafka_partition = 3 order by 1"
+        ).fetchall()
+        assert quarantined == [(4,), (5,)]
         log = con.execute(
             "select action, requested_ids, linked_ids, events_deleted, quarantine_deleted "
             "from raw.deletion_log order by rowid"
         ).fetchall()
     assert log[0] == ("forget", ["a1"], ["a1", "alice"], alice_events, 1)
     assert log[1:] == [
-        ("dropped_at_ingest", None, ["a1", "alice"], 2, 0),
+        ("dropped_at_ingest", None, ["a1", "alice"], 2, 1),
         ("forget", ["alice"], ["alice"], 0, 0),
     ]
 

@@ -102,10 +102,13 @@ def test_forget_rewrites_the_lake_without_the_user_and_keeps_the_offsets(
         [
             orjson.dumps(ev("l2", "page", "2026-04-01T09:00:00Z", anonymousId="a1")),
             orjson.dumps(ev("l3", "page", "2026-04-01T09:00:00Z", userId="carol")),
+            b'{"type": "page", "anonymousId": "a1", "messageId": "q3", ',  # cut short: quarantined, hers
+            b'{"type": "page", "userId": "alice2", "messageId": "q5"}',  # no timestamp: not an id of hers
         ],
     )
     assert lake_rows(lake)[0] == sorted([*events_after, "l3"])
-    assert {p: o for p, o in lake.next_offsets(lake_settings.topic).items() if p >= 3} == {3: 1, 4: 2}
+    assert lake_rows(lake)[1] == sorted([*quarantined_after, '{"type": "page", "userId": "alice2", "messageId": "q5"}'])
+    assert {p: o for p, o in lake.next_offsets(lake_settings.topic).items() if p >= 3} == {3: 1, 4: 4}
 
     again = delete_user_data(lake_settings, ["alice"])  # nothing left: a no-op that is logged
     assert (again.events_deleted, again.quarantine_deleted) == (0, 0)
@@ -116,7 +119,7 @@ def test_forget_rewrites_the_lake_without_the_user_and_keeps_the_offsets(
     assert log == [
         ("forget", ["a1"], ["a1", "alice"], len(ALICE_EVENTS), 1),
         ("dropped_at_ingest", None, ["alice"], 1, 0),
-        ("dropped_at_ingest", None, ["a1"], 1, 0),
+        ("dropped_at_ingest", None, ["a1"], 1, 1),
         ("forget", ["alice"], ["alice"], 0, 0),
     ]
     status = collect_status(replace(lake_settings, bootstrap_servers=settings.bootstrap_servers))
