@@ -419,6 +419,23 @@ def forget(
 
 
 @app.command()
+def compact(
+    target_mb: Annotated[int, typer.Option("--target-mb", min=1, help="Largest merged events file, in MiB.")] = 128,
+) -> None:
+    """Merge the lake's small batch files into larger ones (spark engine), rows and offsets unchanged."""
+    from warehouse.compaction import compact_lake
+
+    settings = _settings()
+    if not settings.uses_lake:
+        raise GrowthError("growth compact merges the files of the lake: it needs GROWTH_ENGINE=spark")
+    done = compact_lake(settings, target_mb)
+    partitions = f"{done.partitions} partition{'' if done.partitions == 1 else 's'}"
+    out.print(
+        f"lake {settings.lake}: {done.files_before} batch files in {partitions}, {done.files_after} after compaction"
+    )
+
+
+@app.command()
 def demo(
     users: Annotated[int, typer.Option("--users", min=1, help="Number of users who sign up.")] = 2000,
     days: Annotated[int, typer.Option("--days", min=1, help="Days of history.")] = 120,

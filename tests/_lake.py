@@ -13,7 +13,7 @@ import duckdb
 from ingest.batch import Batch
 from ingest.lake import LakeWriter
 from tests.test_ingest import event
-from warehouse.lake import EVENTS, QUARANTINE, TEMPORARY, Lake
+from warehouse.lake import EVENTS, QUARANTINE, TEMPORARY, Lake, parse_range
 from warehouse.settings import Settings
 
 BAD_EVERY = 4  # every 4th record is not JSON, so most batches have a quarantine file per partition
@@ -47,10 +47,13 @@ def read_lake(lake: Lake, topic: str) -> tuple[list[tuple[int, int, int]], list[
             except duckdb.Error as exc:
                 found.append(f"{path.relative_to(lake.root)} unreadable: {str(exc).splitlines()[0]}")
     for partition in lake.partitions(topic):
-        committed = {path.name for path in lake.files(EVENTS, topic) if path.parent.name == str(partition)}
+        # A batch's quarantine file has the range of its events file, or lies inside the range of
+        # the events file a compaction merged that one into.
+        committed = [parse_range(path.name) for path in lake.batch_files(EVENTS, topic, partition)]
         for path in lake.partition_dir(QUARANTINE, topic, partition).glob("*.parquet"):
-            if path.name not in committed:
-                found.append(f"{path.relative_to(lake.root)} has no events file of its range")
+            first, last = parse_range(path.name) or (-1, -1)
+            if not any(start <= first and last <= end for start, end in filter(None, committed)):
+                found.append(f"{path.relative_to(lake.root)} has no events file over its range")
         for table in (EVENTS, QUARANTINE):
             found += [
                 f"{path.relative_to(lake.root)} left behind"

@@ -13,6 +13,7 @@ import random
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from tests.test_ingest import (
     produce,
     two_ingesters_one_killed_midway,
 )
+from warehouse.compaction import compact_lake
 from warehouse.lake import EVENTS, Lake, range_name
 from warehouse.settings import Settings
 
@@ -106,6 +108,28 @@ def test_lake_exactly_once_under_kill_dash_nine_at_each_step_of_a_commit(
     assert lake_problems(Lake(lake_settings.lake), lake_settings.topic, TOTAL) == []
 
 
+def test_lake_exactly_once_while_compacted_again_and_again_during_ingest(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`growth compact` takes each partition's lock in turn, so an ingester writing meanwhile
+    waits a moment and resumes from the same next offset: every record once, fewer files."""
+    lake = Lake(lake_settings.lake)
+    writer = ingest(lake_settings, "0", monkeypatch)
+    deadline = time.monotonic() + 120
+    while not lake.files(EVENTS):
+        assert writer.poll() is None and time.monotonic() < deadline, "the ingester wrote nothing"
+        time.sleep(0.05)
+    merged = 0  # files the compactions merged away
+    while writer.poll() is None:
+        done = compact_lake(lake_settings, target_mb=1)
+        merged += done.files_before - done.files_after
+    assert writer.returncode == 0, writer.stderr.read() if writer.stderr else ""
+    compact_lake(lake_settings, target_mb=1)
+    assert merged > 10, "the compactions had nothing to merge: they never met the ingester"
+    assert len(lake.files(EVENTS)) == len(lake.partitions(lake_settings.topic))
+    assert lake_problems(lake, lake_settings.topic, TOTAL) == []
+
+
 def test_lake_exactly_once_with_two_ingesters_in_one_group_one_killed_midway(
     lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -121,7 +145,7 @@ def test_lake_exactly_once_with_two_ingesters_in_one_group_one_killed_midway(
     [
         # Without a commit file (the next offset taken from quarantine files too), a kill between a
         # batch's quarantine file and its events file loses that batch's events.
-        ("crash:after-quarantine:4", "naive-offsets", "no events file of its range"),
+        ("crash:after-quarantine:4", "naive-offsets", "no events file over its range"),
         # Without the temporary name, a kill mid-write leaves half a file under a name that says
         # its range is stored.
         ("crash:before-events:5", "in-place", "unreadable"),

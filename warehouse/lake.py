@@ -28,6 +28,10 @@ next writer of the partition deletes (under the partition's lock) before it writ
 range again. Readers never see a temporary file (Spark and DuckDB skip names that start
 with a dot), and see a batch's quarantine file at most a moment before its events file.
 
+`growth compact` merges a partition's consecutive batch files into larger ones
+(warehouse/compaction.py); a file whose range lies inside another's is the original of such a
+merge: readers skip it and the partition's next writer, or the next build, deletes it.
+
 A writer holds the partition's lock (``flock``, so local file systems only; the kernel
 releases it when a process dies) from reading the next offset until its files are in
 place, so two ingesters of one consumer group, or a late one whose partition moved, never
@@ -83,6 +87,16 @@ def _sql_string(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def read_files(files: Sequence[Path], *, with_filename: bool = False) -> str:
+    """SQL (DuckDB) reading the lake files ``files`` (each row's file in ``filename`` if asked); a
+    file written before a column existed reads it as null."""
+    paths = ", ".join(_sql_string(path) for path in files)
+    return (
+        f"read_parquet([{paths}], hive_partitioning = false, union_by_name = true"
+        f"{', filename = true' if with_filename else ''})"
+    )
+
+
 def _fsync(path: Path, *, directory: bool = False) -> None:
     fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
     try:
@@ -123,6 +137,26 @@ def use_lake_tables(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
     forgotten = lake.relation(FORGOTTEN)
     if forgotten is not None:
         con.execute(f"insert or ignore into raw.{FORGOTTEN} select * from {forgotten}")
+
+
+def _by_range(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The batch files in ``folder`` in offset order, split into those holding rows of their own
+    and those whose range lies inside another file's range. Ingest never writes overlapping
+    ranges, so an enclosed file is the original of a compaction whose merged file landed."""
+    if not folder.is_dir():
+        return [], []
+    ranges = [(parsed, path) for path in folder.iterdir() if (parsed := parse_range(path.name))]
+    kept: list[Path] = []
+    enclosed: list[Path] = []
+    reach = -1  # the last offset of the files kept so far
+    # By first offset, the wider range first: a file is enclosed when an earlier one reaches past it.
+    for (_, last), path in sorted(ranges, key=lambda item: (item[0][0], -item[0][1])):
+        if last <= reach:
+            enclosed.append(path)
+        else:
+            kept.append(path)
+            reach = last
+    return kept, enclosed
 
 
 @dataclass(frozen=True)
@@ -176,12 +210,15 @@ class Lake:
                 found.update(int(p.name) for p in folder.iterdir() if p.name.isdigit())
         return sorted(found)
 
+    def batch_files(self, table: str, topic: str, partition: int) -> list[Path]:
+        """The files of one partition of ``table`` in offset order, each holding rows of its own."""
+        return self._batch_files(self.partition_dir(table, topic, partition))
+
     @staticmethod
     def _batch_files(folder: Path) -> list[Path]:
-        if not folder.is_dir():
-            return []
-        named = [(parsed, path) for path in folder.iterdir() if (parsed := parse_range(path.name))]
-        return [path for _, path in sorted(named)]
+        """The batch files in ``folder`` in offset order, without any whose range lies inside
+        another's: a compaction copied its rows into that one (warehouse/compaction.py)."""
+        return _by_range(folder)[0]
 
     # -- offsets --------------------------------------------------------------------------
 
@@ -204,15 +241,19 @@ class Lake:
     def settle(self, topic: str, partition: int) -> int | None:
         """The partition's next offset, after deleting what crashed writers left (hold its lock).
 
-        Leftovers are temporary files, and quarantine files at or beyond the next offset: a
-        batch whose quarantine file landed but whose events file (its commit) did not. The
-        batch is read again from the next offset and writes its quarantine again.
+        Leftovers are temporary files, quarantine files at or beyond the next offset (a batch
+        whose quarantine file landed but whose events file, its commit, did not: the batch is
+        read again from the next offset and writes its quarantine again), and files whose range
+        lies inside another's of the same table (an interrupted compaction's originals).
         """
         next_offset = self.next_offset(topic, partition)
         for table in (EVENTS, QUARANTINE):
             folder = self.partition_dir(table, topic, partition)
             if not folder.is_dir():
                 continue
+            for path in _by_range(folder)[1]:
+                log.info("removing %s, whose rows a compaction copied into a larger file", path)
+                path.unlink(missing_ok=True)
             for path in folder.iterdir():
                 parsed = parse_range(path.name)
                 leftover = (
@@ -263,10 +304,7 @@ class Lake:
         """SQL (DuckDB) reading every file of ``table`` (each row's file in ``filename`` if asked),
         or None when it has none yet."""
         files = self.files(table, topic)
-        if not files:
-            return None
-        paths = ", ".join(_sql_string(path) for path in files)
-        return f"read_parquet([{paths}], hive_partitioning = false{', filename = true' if with_filename else ''})"
+        return read_files(files, with_filename=with_filename) if files else None
 
     def rewrite(self, con: duckdb.DuckDBPyConnection, path: Path, keep: str, params: Sequence[object]) -> None:
         """Replace the batch file ``path`` by its rows where ``keep`` holds, under its name (the
@@ -299,6 +337,12 @@ def building(settings: Settings, *, on_wait: Callable[[str], None] | None = None
             f"the lake {settings.lake} has no {EVENTS} folder: run `growth ingest` first (or check GROWTH_LAKE)"
         )
     with writer_lock(spark_tables(settings), on_wait=on_wait):
+        # Spark reads every file of a folder: none an interrupted compaction left may be there.
+        lake = Lake(settings.lake)
+        for topic in sorted({*lake.topics(EVENTS), *lake.topics(QUARANTINE)}):
+            for partition in lake.partitions(topic):
+                with lake.partition_lock(topic, partition):
+                    lake.settle(topic, partition)
         yield
 
 
