@@ -428,11 +428,7 @@ def compact(
     settings = _settings()
     if not settings.uses_lake:
         raise GrowthError("growth compact merges the files of the lake: it needs GROWTH_ENGINE=spark")
-    done = compact_lake(settings, target_mb)
-    partitions = f"{done.partitions} partition{'' if done.partitions == 1 else 's'}"
-    out.print(
-        f"lake {settings.lake}: {done.files_before} batch files in {partitions}, {done.files_after} after compaction"
-    )
+    out.print(compact_lake(settings, target_mb).summary(settings.lake))
 
 
 @app.command()

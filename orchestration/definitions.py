@@ -11,6 +11,7 @@ from orchestration.defs.alerts import growth_alerts, notify_run_failure_sensor
 from orchestration.defs.dbt import dbt_resource, growth_dbt_models
 from orchestration.defs.experiments import experiment_results
 from orchestration.defs.ingest import ingest_job, ingest_schedules, marketing_spend, raw_events
+from orchestration.defs.lake import compact_lake_job, lake_schedules
 from orchestration.defs.reports import (
     analyst_snapshot,
     growth_report,
@@ -47,11 +48,12 @@ ASSETS = [
 
 defs = Definitions(
     assets=ASSETS,
-    jobs=[ingest_job, hourly_job, report_job],
+    jobs=[ingest_job, hourly_job, report_job, compact_lake_job],
     schedules=[
         *ingest_schedules(settings),
         scheduled(hourly_job, name="hourly_ingest_build_snapshot", cron_env="GROWTH_HOURLY_CRON", settings=settings),
         *report_schedules(settings),
+        *lake_schedules(settings),
     ],
     sensors=[notify_run_failure_sensor],
     resources={"growth": GrowthResource(), "dbt": dbt_resource()},

@@ -170,3 +170,19 @@ def test_growth_compact_says_what_it_did_and_refuses_the_duckdb_engine(lake_sett
     )
     assert run.returncode != 0
     assert run.stderr.strip() == "error: growth compact merges the files of the lake: it needs GROWTH_ENGINE=spark"
+
+
+def test_the_dagster_job_compacts_the_lake_and_passes_over_the_duckdb_engine(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestration.defs.lake import compact_lake_job
+    from orchestration.defs.resources import GrowthResource
+
+    monkeypatch.setenv("GROWTH_ENGINE", "duckdb")
+    result = compact_lake_job.execute_in_process(resources={"growth": GrowthResource()})
+    assert result.success and len(folder(Lake(lake_settings.lake), EVENTS)) == BATCHES  # untouched
+    monkeypatch.setenv("GROWTH_ENGINE", "spark")
+    monkeypatch.setenv("GROWTH_LAKE", str(lake_settings.lake))
+    result = compact_lake_job.execute_in_process(resources={"growth": GrowthResource()})
+    assert result.success
+    assert folder(Lake(lake_settings.lake), EVENTS) == folder(Lake(lake_settings.lake), QUARANTINE) == ["0-199.parquet"]

@@ -47,6 +47,7 @@ def test_definitions_load_with_every_dbt_model_and_the_schedules() -> None:
         "hourly_ingest_build_snapshot": "0 * * * *",
         "daily_report": "0 7 * * *",
         "weekly_report": "0 7 * * 1",
+        "daily_lake_compaction": "30 3 * * *",
     }
     assert {schedule.execution_timezone for schedule in defs.schedules} == {"UTC"}
     jobs = {schedule.name: schedule.job_name for schedule in defs.schedules}
@@ -79,7 +80,7 @@ def test_definitions_load_with_every_dbt_model_and_the_schedules() -> None:
     assert {key.path[-1]: group for key, group in groups.items()} == layers
     assert set(layers.values()) == {"staging", "intermediate", "marts"}
     # every job says what it does
-    for name in ("ingest_job", "ingest_build_snapshot_job", "report_job"):
+    for name in ("ingest_job", "ingest_build_snapshot_job", "report_job", "compact_lake_job"):
         assert defs.resolve_job_def(name).description, name
 
 

@@ -38,6 +38,10 @@ class Compacted:
     files_before: int
     files_after: int
 
+    def summary(self, lake: Path) -> str:
+        partitions = f"{self.partitions} partition{'' if self.partitions == 1 else 's'}"
+        return f"lake {lake}: {self.files_before} batch files in {partitions}, {self.files_after} after compaction"
+
 
 def compact_lake(settings: Settings, target_mb: int = DEFAULT_TARGET_MB) -> Compacted:
     """Merge the events and quarantine files of every partition of the lake, ``target_mb`` at most

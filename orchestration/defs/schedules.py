@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dagster import ScheduleDefinition
+from dagster import JobDefinition, ScheduleDefinition
 
 from warehouse.settings import Settings
 
@@ -21,11 +21,12 @@ DEFAULT_CRONS = {
     "GROWTH_HOURLY_CRON": "0 * * * *",  # ingest + build + snapshot hourly
     "GROWTH_DAILY_REPORT_CRON": "0 7 * * *",  # daily report at 07:00
     "GROWTH_WEEKLY_REPORT_CRON": "0 7 * * 1",  # weekly report on Mondays at 07:00
+    "GROWTH_COMPACT_CRON": "30 3 * * *",  # the lake's compaction (spark engine) at 03:30
 }
 
 
 def scheduled(
-    job: UnresolvedAssetJobDefinition,
+    job: UnresolvedAssetJobDefinition | JobDefinition,
     *,
     name: str,
     cron_env: str,
