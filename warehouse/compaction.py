@@ -55,8 +55,10 @@ def compact_lake(settings: Settings, target_mb: int = DEFAULT_TARGET_MB) -> Comp
                     before += _file_count(lake, topic, partition)
                     for group in _groups(lake.batch_files(EVENTS, topic, partition), target_mb << 20):
                         _merge(lake, con, EVENTS, topic, partition, group)
+                    # Listed once: each merge below touches only the files inside one events file's range.
+                    rejected = lake.batch_files(QUARANTINE, topic, partition)
                     for events in lake.batch_files(EVENTS, topic, partition):
-                        inside = _inside(lake.batch_files(QUARANTINE, topic, partition), events)
+                        inside = _inside(rejected, events)
                         if [path.name for path in inside] not in ([], [events.name]):
                             _merge(lake, con, QUARANTINE, topic, partition, inside, events.name)
                     after += _file_count(lake, topic, partition)
