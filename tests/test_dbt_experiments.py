@@ -43,6 +43,8 @@ from ingest.batch import Batch
 from ingest.writer import write_batch
 from orchestration.build import run_build
 from orchestration.pipeline import run_experiment_results
+from tests._oracle_experiments import MARTS as ORACLE_MARTS
+from tests._oracle_experiments import differences
 from warehouse.errors import GrowthError
 from warehouse.settings import Settings
 
@@ -321,3 +323,10 @@ def test_an_ill_formed_configuration_is_a_build_error_naming_it(
         run_build(built, vars=vars, select="int_metric_config", quiet=True)
     assert message in str(error.value)
     assert "\n" not in str(error.value).strip()
+
+
+@pytest.mark.parametrize("mart", ORACLE_MARTS)
+def test_the_hand_made_marts_equal_an_independent_oracle(built: Settings, mart: str) -> None:
+    """The edge cases above, through tests/_oracle_experiments.py (written from experiments.md alone)."""
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        assert differences(con, mart, VARS) == []

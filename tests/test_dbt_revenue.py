@@ -63,6 +63,8 @@ import pytest
 from ingest.batch import Batch
 from ingest.writer import write_batch
 from orchestration.build import BuildError, run_build
+from tests._oracle_revenue import MARTS as ORACLE_MARTS
+from tests._oracle_revenue import differences
 from tests._revenue_data import CAMPAIGNS, MRR, RETENTION
 from warehouse.connection import connect
 from warehouse.settings import Settings
@@ -285,3 +287,10 @@ def test_a_negative_grace_is_a_one_line_build_error(built: Settings) -> None:
         run_build(built, vars={"mrr_grace_days": -1}, select="int_payments_spread", quiet=True)
     assert "vars.mrr_grace_days: must be a whole number >= 0, got -1" in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("mart", ORACLE_MARTS)
+def test_the_hand_made_marts_equal_an_independent_oracle(built: Settings, mart: str) -> None:
+    """The edge cases above, through tests/_oracle_revenue.py (written from revenue.md alone)."""
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        assert differences(con, mart) == []

@@ -44,6 +44,8 @@ from pytest import approx
 from ingest.batch import Batch
 from ingest.writer import write_batch
 from orchestration.build import BuildError, run_build
+from tests._oracle_segments import MARTS as ORACLE_MARTS
+from tests._oracle_segments import Config, build_oracle, differences
 from warehouse.settings import Settings
 
 VARS = {"breakdown_max_values": 2}
@@ -360,3 +362,11 @@ def test_unknown_breakdown_column_is_one_line(built: Settings) -> None:
         run_build(built, vars={"breakdown_dimensions": ["platform", "nope"]}, select="int_user_segments", quiet=True)
     assert "vars.breakdown_dimensions: dim_users has no column nope" in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("mart", ORACLE_MARTS)
+def test_the_hand_made_marts_equal_an_independent_oracle(built: Settings, mart: str) -> None:
+    """The edge cases above, through tests/_oracle_segments.py (written from segments.md alone)."""
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        oracle = build_oracle(con, Config(breakdown_max_values=VARS["breakdown_max_values"]))
+        assert differences(con, mart, oracle) == []

@@ -25,6 +25,13 @@ import pytest
 from devkit.simulator.experiments import AA_CHECK, ONBOARDING, SEARCH_RANKING
 from devkit.simulator.properties import AUTOMATIONS, NO_ACCOUNT_SHARE, PLATFORMS, SHARING, THEMES
 from orchestration.pipeline import run_experiment_results
+from tests._oracle_experiments import MARTS as EXPERIMENT_MARTS
+from tests._oracle_experiments import differences as experiment_differences
+from tests._oracle_revenue import MARTS as REVENUE_MARTS
+from tests._oracle_revenue import differences as revenue_differences
+from tests._oracle_segments import MARTS as SEGMENT_MARTS
+from tests._oracle_segments import Oracle, build_oracle
+from tests._oracle_segments import differences as segment_differences
 from tests._predictive_ltv_data import simulated_warehouse
 from warehouse.settings import Settings
 
@@ -155,3 +162,32 @@ def test_features_go_with_retention_as_planted(simulated: Settings) -> None:
     # simulator's documented figure (+0.36 and +0.20 on 20,000 users).
     assert automations > 4 * automations_se and sharing > 4 * sharing_se and automations > sharing
     assert abs(automations - 0.36) < 4 * automations_se and abs(sharing - 0.20) < 4 * sharing_se
+
+
+# The marts of segments.md, revenue.md and experiments.md, row by row and column by column,
+# against oracles written from those pages alone (tests/_oracle_*.py): they re-derive every
+# definition from the events' payloads and share no SQL or Python with the product.
+
+
+@pytest.fixture(scope="module")
+def segment_oracle(simulated: Settings) -> Oracle:
+    with duckdb.connect(str(simulated.warehouse), read_only=True) as con:
+        return build_oracle(con)
+
+
+@pytest.mark.parametrize("mart", SEGMENT_MARTS)
+def test_the_segment_marts_equal_an_independent_oracle(simulated: Settings, segment_oracle: Oracle, mart: str) -> None:
+    with duckdb.connect(str(simulated.warehouse), read_only=True) as con:
+        assert segment_differences(con, mart, segment_oracle) == []
+
+
+@pytest.mark.parametrize("mart", REVENUE_MARTS)
+def test_the_revenue_marts_equal_an_independent_oracle(simulated: Settings, mart: str) -> None:
+    with duckdb.connect(str(simulated.warehouse), read_only=True) as con:
+        assert revenue_differences(con, mart) == []
+
+
+@pytest.mark.parametrize("mart", EXPERIMENT_MARTS)
+def test_the_experiment_marts_equal_an_independent_oracle(simulated: Settings, mart: str) -> None:
+    with duckdb.connect(str(simulated.warehouse), read_only=True) as con:
+        assert experiment_differences(con, mart) == []
