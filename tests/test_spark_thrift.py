@@ -7,6 +7,10 @@ instants, dbt-spark's non-ANSI SQL) must reach its session, or events are dated 
 server's zone and instants land as zoneless timestamps. A server that keeps its tables
 elsewhere than in the lake, and one that does not answer, are refused in one line before
 anything is built.
+
+The build here leaves out the dbt data tests (every model is still built): they are the same
+queries on the same engine as in test_spark.py's session build, which runs them, and each is
+a Spark job of its own.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import pytest
 
 from orchestration.build import CONTRACT_MARTS, BuildError, run_build
 from tests._mail import free_port
-from tests._spark import assert_same_mart, lake_from_warehouse, thrift_server
+from tests._marts import assert_same_mart
+from tests._spark import lake_from_warehouse, thrift_server
 from warehouse.settings import Settings, SparkSettings
 
 
@@ -30,7 +35,7 @@ def thrift_built(demo_warehouse: Settings, tmp_path_factory: pytest.TempPathFact
     settings = lake_from_warehouse(demo_warehouse, root)
     with thrift_server(settings, root) as spark:
         built = replace(settings, spark=spark)
-        run_build(built, quiet=True)
+        run_build(built, exclude="resource_type:test", quiet=True)
         yield built
 
 
