@@ -23,7 +23,8 @@ import pytest
 from analysts.publish import publish_snapshot
 from orchestration.build import CONTRACT_MARTS, BuildError, run_build, target_dir
 from orchestration.pipeline import run_experiment_results, run_transforms
-from tests._spark import assert_same_mart, lake_from_warehouse, rows, same
+from tests._marts import assert_same_mart, rows, same
+from tests._spark import lake_from_warehouse
 from warehouse.lake import spark_tables
 from warehouse.settings import Settings
 
@@ -78,11 +79,14 @@ def test_a_mistyped_lake_is_refused_in_one_line(spark_built: Settings, tmp_path:
     assert not (tmp_path / "no-such-lake").exists()
 
 
-def test_a_build_of_a_selection_is_refused_before_anything_is_dropped(spark_built: Settings) -> None:
+def test_a_build_of_a_selection_is_refused_before_anything_is_dropped(
+    spark_built: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
     """On Spark every build rebuilds every model from empty schemas, and the in-memory catalog
     forgets the tables between builds, so `--select` cannot work: refused in one line, with the
     tables of the last build kept. The failed results of an earlier build in the target folder
-    are not reported as this one's (dbt writes none when on-run-start fails)."""
+    are not reported as this one's (dbt writes none when on-run-start fails). The terminal
+    shows no Spark banner either: the session's driver logs errors only."""
     marts = spark_tables(spark_built) / "marts.db"
     before = sorted(path.name for path in marts.iterdir())
     stale = {"results": [{"unique_id": "model.growth_warehouse.stale", "status": "error", "message": "old"}]}
@@ -98,6 +102,8 @@ def test_a_build_of_a_selection_is_refused_before_anything_is_dropped(spark_buil
     )
     assert sorted(path.name for path in marts.iterdir()) == before
     assert len(before) >= len(CONTRACT_MARTS)
+    terminal = capfd.readouterr().err
+    assert "Setting default log level" not in terminal and "setLogLevel" not in terminal
 
 
 def demo(root: Path, engine: str) -> subprocess.CompletedProcess[str]:
