@@ -8,9 +8,8 @@ server's zone and instants land as zoneless timestamps. A server that keeps its 
 elsewhere than in the lake, and one that does not answer, are refused in one line before
 anything is built.
 
-The build here leaves out the dbt data tests (every model is still built): they are the same
-queries on the same engine as in test_spark.py's session build, which runs them, and each is
-a Spark job of its own.
+The build here leaves out the dbt data tests (every model is still built): each is a Spark
+job of its own, and test_spark.py's demo on Spark runs them all.
 """
 
 from __future__ import annotations
