@@ -30,6 +30,8 @@ import pytest
 from ingest.batch import Batch
 from ingest.writer import write_batch
 from orchestration.build import run_build
+from tests._oracle_core import MARTS as ORACLE_MARTS
+from tests._oracle_core import Oracle, differences
 from warehouse.settings import Settings
 
 GOOGLE = {"campaign": {"source": " Google ", "medium": "cpc", "name": " Brand "}}
@@ -347,3 +349,16 @@ def test_short_ltv_horizon_and_second_time_zone(tmp_path: Path) -> None:
     assert economics["direct"] == (60.0, None)  # free channel: no ratio
     con.close()
     shutil.rmtree(tmp_path / "la")
+
+
+@pytest.fixture(scope="module")
+def oracle(marts: duckdb.DuckDBPyConnection) -> Oracle:
+    return Oracle(marts)
+
+
+@pytest.mark.parametrize("mart", ORACLE_MARTS)
+def test_the_hand_made_marts_equal_an_independent_oracle(
+    marts: duckdb.DuckDBPyConnection, oracle: Oracle, mart: str
+) -> None:
+    """The edge cases above, through tests/_oracle_core.py (written from metrics.md and events.md alone)."""
+    assert differences(marts, mart, oracle) == []
