@@ -29,6 +29,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
+from tests._oracle_rows import Row, compare, periods_between, revenue_value, trunc
+
 DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
 
 MARTS = (
@@ -53,9 +55,6 @@ MAX_ALIAS_HOPS = 10  # metrics.md "Identity" step 4
 # events.md "Fields": the timestamp forms accepted (fraction up to 9 digits, optional offset).
 TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})?$")
 # events.md "Derived values": a string revenue after trimming white space.
-REVENUE_PATTERN = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
-
-Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -111,23 +110,6 @@ class Event:
 
 
 # ---------------------------------------------------------------------------- calendar
-
-
-def trunc(grain: str, day: date) -> date:
-    """metrics.md "Dates": start of the day / ISO week (Monday) / calendar month holding ``day``."""
-    if grain == "week":
-        return day - timedelta(days=day.weekday())
-    if grain == "month":
-        return day.replace(day=1)
-    return day
-
-
-def periods_between(grain: str, a: date, b: date) -> int:
-    """metrics.md "Dates": whole grain steps from ``trunc(grain, a)`` to ``trunc(grain, b)``."""
-    if grain == "month":
-        return (b.year - a.year) * 12 + b.month - a.month
-    days = (trunc(grain, b) - trunc(grain, a)).days
-    return days // 7 if grain == "week" else days
 
 
 def shift(grain: str, start: date, n: int) -> date:
@@ -193,15 +175,8 @@ def parse_id(raw: str | None) -> str | None:
 
 
 def parse_revenue(raw: str | None) -> float | None:
-    """events.md "Derived values": a JSON number, or a numeric string after trimming."""
-    value = json.loads(raw) if raw is not None else None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and REVENUE_PATTERN.match(value.strip()):
-        return float(value.strip())
-    return None
+    """events.md "Derived values": ``properties.revenue``, still JSON text."""
+    return revenue_value(json.loads(raw) if raw is not None else None)
 
 
 def parse_campaign(raw: str | None, lower: bool) -> str | None:
@@ -421,11 +396,11 @@ class Oracle:
 
     def signup(self, user: User) -> date:
         """A user's ``signup_date``."""
-        return user.row["signup_date"]  # type: ignore[no-any-return]
+        return user.row["signup_date"]
 
     def channel(self, user: User) -> str:
         """A user's ``acquisition_channel``."""
-        return user.row["acquisition_channel"]  # type: ignore[no-any-return]
+        return user.row["acquisition_channel"]
 
     def revenue_events(self, user: User) -> Iterable[Event]:
         """metrics.md ``lifetime_revenue``: the user's track events with a revenue."""
@@ -678,7 +653,8 @@ class Oracle:
 
     def revenue_by_offset(self, user: User) -> dict[int, float]:
         """metrics.md ``fct_ltv_cohorts``: revenue at month offset ``max(0, periods_between)``."""
-        cohort, by_offset = trunc("month", self.signup(user)), defaultdict(float)
+        cohort = trunc("month", self.signup(user))
+        by_offset: dict[int, float] = defaultdict(float)
         for e in self.revenue_events(user):
             by_offset[max(0, periods_between("month", cohort, e.day))] += e.revenue or 0.0
         return by_offset
@@ -836,32 +812,6 @@ def same(column: str, want: Any, got: Any) -> bool:
     return bool(got == want) and type(got) is type(want)
 
 
-def compare(mart: str, want: list[Row], got: list[Row]) -> list[str]:
-    """One line per missing, unexpected, duplicated or differing row/column, keyed."""
-    keys = KEYS[mart]
-    lines: list[str] = []
-    got_by_key: dict[tuple[Any, ...], Row] = {}
-    for row in got:
-        key = tuple(row.get(k) for k in keys)
-        if key in got_by_key:
-            lines.append(f"{mart} {key}: duplicated row")
-        got_by_key[key] = row
-    want_by_key = {tuple(row[k] for k in keys): row for row in want}
-    for key in [*want_by_key, *sorted(set(got_by_key) - set(want_by_key), key=repr)]:
-        label = f"{mart} ({', '.join(map(str, key))})"
-        if key not in got_by_key:
-            lines.append(f"{label}: missing row, expected {want_by_key[key]}")
-        elif key not in want_by_key:
-            lines.append(f"{label}: unexpected row {got_by_key[key]}")
-        else:
-            for column, value in want_by_key[key].items():
-                if column not in got_by_key[key]:
-                    lines.append(f"{label}: column {column} is missing")
-                elif not same(column, value, got_by_key[key][column]):
-                    lines.append(f"{label} {column}: expected {value!r}, got {got_by_key[key][column]!r}")
-    return lines
-
-
 def session_ids(got: list[Row]) -> list[str]:
     """metrics.md ``fct_sessions``: ``session_id`` is unique (and present)."""
     ids = [row.get("session_id") for row in got]
@@ -875,7 +825,7 @@ def differences(con: duckdb.DuckDBPyConnection, mart: str, oracle: Oracle | None
     """Every way ``marts.<mart>`` departs from metrics.md, one readable line each (pass one
     ``Oracle(con)`` to check several marts without re-deriving it)."""
     got = actual(con, mart)
-    lines = compare(mart, expected(con, mart, oracle), got)
+    lines = compare(mart, KEYS[mart], expected(con, mart, oracle), got, same)
     if mart == "fct_sessions":
         lines += session_ids(got)
     return lines

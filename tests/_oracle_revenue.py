@@ -16,7 +16,6 @@ import bisect
 import calendar
 import json
 import math
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +28,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
+from tests._oracle_rows import Row, compare, revenue_value
+
 DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
 
 MARTS = ("fct_mrr", "fct_revenue_retention", "fct_campaign_acquisition")
@@ -37,12 +38,9 @@ MARTS = ("fct_mrr", "fct_revenue_retention", "fct_campaign_acquisition")
 INTERVAL_MONTHS = {"month": 1, "monthly": 1, "quarter": 3, "quarterly": 3, "year": 12, "yearly": 12, "annual": 12}
 
 # events.md "Derived values": a string revenue after trimming white space.
-REVENUE_PATTERN = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 
 NO_CAMPAIGN = "(none)"
 UNATTRIBUTED = "(unattributed)"
-
-Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -121,17 +119,8 @@ def month_range(first: date, last: date) -> list[date]:
 
 
 def parse_revenue(properties: Any) -> float | None:
-    """events.md "Derived values": ``properties.revenue`` as a JSON number or a numeric string."""
-    if not isinstance(properties, dict):
-        return None
-    value = properties.get("revenue")
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and REVENUE_PATTERN.match(value.strip()):
-        return float(value.strip())
-    return None
+    """events.md "Derived values": ``properties.revenue``."""
+    return revenue_value(properties.get("revenue")) if isinstance(properties, dict) else None
 
 
 def parse_interval(properties: dict[str, Any], name: str) -> tuple[int | None, bool]:
@@ -432,32 +421,6 @@ def same(column: str, want: Any, got: Any) -> bool:
     return bool(got == want) and type(got) is type(want)
 
 
-def compare(mart: str, want: list[Row], got: list[Row]) -> list[str]:
-    """One line per missing, unexpected, duplicated or differing row/column, keyed."""
-    keys = KEYS[mart]
-    lines: list[str] = []
-    got_by_key: dict[tuple[Any, ...], Row] = {}
-    for row in got:
-        key = tuple(row.get(k) for k in keys)
-        if key in got_by_key:
-            lines.append(f"{mart} {key}: duplicated row")
-        got_by_key[key] = row
-    want_by_key = {tuple(row[k] for k in keys): row for row in want}
-    for key in sorted(set(want_by_key) | set(got_by_key), key=repr):
-        label = f"{mart} ({', '.join(map(str, key))})"
-        if key not in got_by_key:
-            lines.append(f"{label}: missing row, expected {want_by_key[key]}")
-        elif key not in want_by_key:
-            lines.append(f"{label}: unexpected row {got_by_key[key]}")
-        else:
-            for column, value in want_by_key[key].items():
-                if column not in got_by_key[key]:
-                    lines.append(f"{label}: column {column} is missing")
-                elif not same(column, value, got_by_key[key][column]):
-                    lines.append(f"{label} {column}: expected {value!r}, got {got_by_key[key][column]!r}")
-    return lines
-
-
 def campaign_sums(con: duckdb.DuckDBPyConnection, got: list[Row]) -> list[str]:
     """revenue.md: summed over campaigns (null spend as 0), a (month, channel) gives
     ``fct_acquisition``'s spend and signups."""
@@ -495,7 +458,7 @@ def mrr_invariant(got: list[Row]) -> list[str]:
 def differences(con: duckdb.DuckDBPyConnection, mart: str) -> list[str]:
     """Every way ``marts.<mart>`` departs from revenue.md, one readable line each."""
     got = actual(con, mart)
-    lines = compare(mart, expected(con, mart), got)
+    lines = compare(mart, KEYS[mart], expected(con, mart), got, same)
     if mart == "fct_mrr":
         lines += mrr_invariant(got)
     if mart == "fct_campaign_acquisition":

@@ -24,11 +24,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Any, TypeVar
 
 import duckdb
 import polars as pl
+
+from tests._oracle_rows import periods_between, trunc
 
 Row = dict[str, Any]
 Key = tuple[Any, ...]
@@ -175,27 +177,6 @@ def id_text(value: object) -> str | None:
     if type(value) is str and value != "":
         return value
     return None
-
-
-@cache
-def trunc(grain: str, day: date) -> date:
-    """Start of the week (ISO, Monday) or month holding `day`."""
-    if grain == "week":
-        return day - timedelta(days=day.weekday())
-    if grain == "month":
-        return day.replace(day=1)
-    return day
-
-
-@cache
-def periods_between(grain: str, a: date, b: date) -> int:
-    """Whole grain steps from trunc(grain, a) to trunc(grain, b)."""
-    ta, tb = trunc(grain, a), trunc(grain, b)
-    if grain == "week":
-        return (tb - ta).days // 7
-    if grain == "month":
-        return (tb.year - ta.year) * 12 + tb.month - ta.month
-    return (tb - ta).days
 
 
 def add_periods(grain: str, start: date, n: int) -> date:
