@@ -22,16 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
-import yaml  # type: ignore[import-untyped, unused-ignore]
 
-from tests._oracle_rows import Row, compare, periods_between, revenue_value, trunc
-
-DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
+from tests._oracle_rows import Row, compare, periods_between, project_vars, revenue_value, trunc
 
 MARTS = (
     "dim_users",
@@ -75,9 +71,9 @@ class Vars:
     experiment_exposure_event: str = "Experiment Viewed"
 
     @classmethod
-    def from_project(cls, path: Path = DBT_PROJECT) -> Vars:
+    def from_project(cls) -> Vars:
         """The vars in force in ``dbt_project.yml``."""
-        declared = yaml.safe_load(path.read_text()).get("vars", {}) if path.exists() else {}
+        declared = project_vars()
         values = {name: declared[name] for name in cls.__dataclass_fields__ if declared.get(name) is not None}
         for name in ("funnel_steps", "inactive_events"):
             if name in values:

@@ -24,10 +24,10 @@ from typing import Any
 import duckdb
 import numpy as np
 import polars as pl
-import yaml
 from scipy import stats
 
-DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
+from tests._oracle_rows import project_vars
+
 MARTS = ("fct_experiment_assignments", "dim_experiments", "fct_experiment_results")
 REL_TOL = 1e-9
 # Columns that are differences of nearby numbers (cancellation): also an absolute tolerance.
@@ -122,7 +122,7 @@ def parse_experiment(raw: Any) -> ExperimentConfig:
 
 def load_vars(overrides: dict[str, Any] | None = None) -> Vars:
     """Read dbt_project.yml `vars:` (plus optional overrides, as `--vars` would)."""
-    v = dict(yaml.safe_load(DBT_PROJECT.read_text())["vars"])
+    v = project_vars()
     v.update(overrides or {})
     raw_metrics = v.get("experiment_metrics")
     metrics = tuple(parse_metric(m) for m in raw_metrics) if raw_metrics else default_metrics(v)

@@ -21,16 +21,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
-import yaml  # type: ignore[import-untyped, unused-ignore]
 
-from tests._oracle_rows import Row, compare, revenue_value
-
-DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
+from tests._oracle_rows import Row, compare, project_vars, revenue_value
 
 MARTS = ("fct_mrr", "fct_revenue_retention", "fct_campaign_acquisition")
 
@@ -53,9 +49,9 @@ class Vars:
     mrr_grace_days: int = 7
 
     @classmethod
-    def from_project(cls, path: Path = DBT_PROJECT) -> Vars:
+    def from_project(cls) -> Vars:
         """The vars in force in ``dbt_project.yml`` (defaults for any it leaves out)."""
-        declared = yaml.safe_load(path.read_text()).get("vars", {}) if path.exists() else {}
+        declared = project_vars()
         fields = cls.__dataclass_fields__
         return cls(**{name: declared[name] for name in fields if declared.get(name) is not None})
 

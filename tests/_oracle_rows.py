@@ -1,5 +1,6 @@
 """What the independent oracles (tests/_oracle_*.py) share: events.md's revenue value,
-metrics.md's calendar and the keyed comparison of a mart's rows with the oracle's. Shared
+metrics.md's calendar, the vars in force and the keyed comparison of a mart's rows with the
+oracle's. Shared
 among the oracles only: none of it comes from the product."""
 
 from __future__ import annotations
@@ -8,9 +9,13 @@ import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+import yaml  # type: ignore[import-untyped, unused-ignore]
+
 Row = dict[str, Any]
+DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
 REVENUE_PATTERN = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 
 
@@ -24,6 +29,11 @@ def revenue_value(value: Any) -> float | None:
     if isinstance(value, str) and REVENUE_PATTERN.match(value.strip()):
         return float(value.strip())
     return None
+
+
+def project_vars() -> dict[str, Any]:
+    """The ``vars:`` of dbt_project.yml: what a build without ``--vars`` reads."""
+    return dict(yaml.safe_load(DBT_PROJECT.read_text())["vars"])
 
 
 @cache
