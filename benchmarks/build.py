@@ -29,8 +29,11 @@ measure disk. Then it times
   (a) a baseline single pass: distinct (user, date) counts over raw.events (the groups
       stay in DuckDB),
   (b) a full `growth build`,
-  (c) one more day of events (~0.5%, random existing users, timestamps on the day after
-      the history ends) appended, then `growth build` again (incremental),
+  (c) one more day of events (~0.5%, timestamps on the day after the history ends) appended,
+      then `growth build` again (incremental). The day has the history's shape: visits of
+      4 events, each of a random existing user (~60k users for 250k events); with
+      `--spread`, every event is a random user's (~220k users: each per-user incremental
+      model then rewrites 3.6 times the users),
 and prints the times, the slowest nodes, the share of the segment models and their tests in
 the summed node times of (b) and of (c) (with what the segment marts hold after (b)), b/a,
 c/b and the peak RSS of the dbt processes.
@@ -119,11 +122,11 @@ def sql_list(values: tuple[str, ...]) -> str:
 EVENTS_SQL = """
 insert into raw.events by name
 with numbered as (
-    select i, hash(i) % {users} as u, hash(i * 7 + 3) as h, 0 as kafka_partition
+    select i, hash({visit}) % {users} as u, hash(i * 7 + 3) as h, 0 as kafka_partition
     from range({first}, {last}) as t(i)
     union all
     -- ~1% retries: the same event sent again, read later (partition 1 sorts after 0)
-    select i, hash(i) % {users}, hash(i * 7 + 3), 1
+    select i, hash({visit}) % {users}, hash(i * 7 + 3), 1
     from range({first}, {last}) as t(i)
     where hash(i * 7 + 3) % 100 = 42
 ),
@@ -278,14 +281,19 @@ HISTORY_TIMESTAMP = f"""{SIGNUP_DAY}
 # --spread: every event at its own random instant of the 60 days (nearly one event per session).
 SPREAD_TIMESTAMP = f"""{SIGNUP_DAY}
         + to_seconds(coalesce({AT_SIGNUP}, cast(h % (86400 * 60) as bigint)))"""
-# The next day: events of random existing users during the day after the history ends.
-NEXT_DAY_TIMESTAMP = (
-    "(select max(timestamp) from raw.events)::date + interval 1 day + to_seconds(cast(h % 86400 as bigint))"
-)
+# The next day: events of random existing users during the day after the history ends, in
+# visits of DAY_VISIT_EVENTS consecutive ids (one user, 15 minutes at a random instant of the
+# day), as the history's visits hold ~4 events; with --spread each event is its own user's.
+DAY_VISIT_EVENTS = 4
+NEXT_DAY_START = "(select max(timestamp) from raw.events)::date + interval 1 day"
+NEXT_DAY_TIMESTAMP = f"{NEXT_DAY_START} + to_seconds(cast(h % 86400 as bigint))"
+NEXT_DAY_VISIT_TIMESTAMP = f"""{NEXT_DAY_START}
+        + to_seconds(cast(hash(i // {DAY_VISIT_EVENTS}) % (86400 - 900) + (h // 100000) % 900 as bigint))"""
 
 
-def events_sql(users: int, events: int, first: int, last: int, timestamp: str) -> str:
-    """EVENTS_SQL for ids [first, last) of a history of `events` events of `users` users."""
+def events_sql(users: int, events: int, first: int, last: int, timestamp: str, visit: str = "i") -> str:
+    """EVENTS_SQL for ids [first, last) of a history of `events` events of `users` users; the
+    ids with equal `visit` (an expression of the id i) belong to one random user."""
     # The ids an event of a random user may fall on: all but the signups and the calls at
     # signup, ~88% of them not a page view, exposure, purchase or activation.
     ordinary = 0.88 * (events - 3 * users + (1 - MEMBER_PERCENT / 100 + 0.04) * users)
@@ -294,6 +302,7 @@ def events_sql(users: int, events: int, first: int, last: int, timestamp: str) -
         first=first,
         last=last,
         timestamp=timestamp,
+        visit=visit,
         member_percent=MEMBER_PERCENT,
         accounts=max(1, round(users * MEMBER_PERCENT / 100 / ACCOUNT_SIZE)),
         reidentify_ppm=round(LATER_IDENTIFIES * users / ordinary * 1_000_000),
@@ -310,7 +319,8 @@ def events_sql(users: int, events: int, first: int, last: int, timestamp: str) -
 def write_raw(
     warehouse: Path, users: int, events: int, first: int = 0, next_day: bool = False, sessions: int | None = 12
 ) -> None:
-    """Append events [first, first + events); sessions=None spreads them instead of visits.
+    """Append events [first, first + events); sessions=None spreads them instead of visits
+    (in the history and in an appended day alike).
 
     A history (first = 0) needs at least 5 events per user; an append (next_day) reads the
     rates of the history of `first` events.
@@ -319,14 +329,17 @@ def write_raw(
     with connect(warehouse) as con:
         ensure_raw_schema(con)
         chunk = 5_000_000
-        if next_day:
+        visit = "i"
+        if next_day and sessions is None:
             timestamp = NEXT_DAY_TIMESTAMP
+        elif next_day:
+            timestamp, visit = NEXT_DAY_VISIT_TIMESTAMP, f"i // {DAY_VISIT_EVENTS}"
         elif sessions is None:
             timestamp = SPREAD_TIMESTAMP
         else:
             timestamp = HISTORY_TIMESTAMP.format(sessions=sessions)
         for start in range(first, first + events, chunk):
-            con.execute(events_sql(users, history, start, min(first + events, start + chunk), timestamp))
+            con.execute(events_sql(users, history, start, min(first + events, start + chunk), timestamp, visit))
         if first == 0:
             con.execute(
                 "insert into raw.marketing_spend "
@@ -581,7 +594,14 @@ def main() -> None:
         extra = args.events // 200
         timed(
             f"append one more day ({extra:,} events)",
-            lambda: write_raw(settings.warehouse, args.users, extra, first=args.events, next_day=True),
+            lambda: write_raw(
+                settings.warehouse,
+                args.users,
+                extra,
+                first=args.events,
+                next_day=True,
+                sessions=None if args.spread else args.sessions,
+            ),
         )
         c = timed("(c) growth build after the append", lambda: run_build(settings, exclude=exclude, quiet=True))
         print(f"    slowest: {slowest_nodes(settings, args.nodes)}")
