@@ -231,6 +231,31 @@ def test_a_late_event_west_of_utc_builds_incrementally_and_equals_full_refresh(t
         assert after[table] == fresh[table], table
 
 
+def test_a_late_earlier_signup_recomputes_the_user_and_equals_full_refresh(tmp_path: Path) -> None:
+    """u1's late signup of 03-01 moves signed_up_at: int_user_facts recomputes u1 from all events."""
+    settings = Settings(warehouse=tmp_path / "warehouse.duckdb")
+    insert(settings.warehouse, FIRST, 0, "2026-03-31T00:00:00Z")
+    run_build(settings, quiet=True)
+    late = [("u1s", "track", "Signed Up", "u1", None, None, "2026-03-01T10:00:00Z", None, None)]
+    insert(settings.warehouse, late, 1, "2026-04-01T00:00:00Z")
+    run_build(settings, quiet=True)
+    assert build_runs(settings.warehouse)["int_user_facts"] is False
+    after = snapshot(settings.warehouse)
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        # The google touch (u1a, 03-02 10:00) is now after signing up: direct. Project Created
+        # (03-03 10:00) is still within 7 days of 03-01 10:00.
+        assert con.execute(
+            "select strftime(signed_up_at at time zone 'UTC', '%m-%d %H:%M'), acquisition_channel, "
+            "strftime(activated_at at time zone 'UTC', '%m-%d %H:%M') from marts.dim_users where user_key = 'u1'"
+        ).fetchall() == [("03-01 10:00", "direct", "03-03 10:00")]
+    finally:
+        con.close()
+    fresh = full_refresh_of_a_copy(settings, tmp_path)
+    for table in after:
+        assert after[table] == fresh[table], table
+
+
 def test_late_identity_link_reattributes_old_anonymous_events(
     rebuilt: tuple[Settings, dict[str, list[tuple[Any, ...]]]],
 ) -> None:

@@ -19,8 +19,7 @@
         select
             user_key,
             min(event_at) as first_seen_at,
-            min(case when event_type = 'track' and event_name = {{ sql_string(var('signup_event')) }} then event_at end)
-                as signup_event_at,
+            {{ signup_event_at() }} as signup_event_at,
             min(case when event_type = 'track' and event_name = {{ sql_string(var('purchase_event')) }}
                       and revenue > 0 then event_at end) as first_purchase_at,
             max(case when is_activity then event_at end) as last_active_at,
@@ -116,6 +115,12 @@
     left join activations on activations.user_key = signed_up.user_key
     left join platforms on platforms.user_key = signed_up.user_key
     left join countries on countries.user_key = signed_up.user_key
+{%- endmacro %}
+
+{#- The aggregate over a user's events giving signup_event_at: the earliest track
+    signup_event (int_user_facts' plan reads it too). -#}
+{% macro signup_event_at() -%}
+    min(case when event_type = 'track' and event_name = {{ sql_string(var('signup_event')) }} then event_at end)
 {%- endmacro %}
 
 {#- Per user of `users` (with <name>_at, the earliest instant of an event of `events` where

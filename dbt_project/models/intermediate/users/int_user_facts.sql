@@ -7,13 +7,15 @@
   events, by (timestamp, messageId); the touch and the activation combine while
   signed_up_at stays the same). Users whose signed_up_at moves, and users who gained or
   lost events by re-attribution, are recomputed from all their events; brand-new users
-  from the new events alone (they have no others).
+  from the new events alone (they have no others). The plan (macros/plans/
+  int_user_facts_plan.sql) lists the users to recompute in a temp table before the model
+  runs: a day of new events usually has none, and then reading their events costs nothing.
 -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='user_key',
-    **incremental_hooks(plan=['delete_users_with_moved_events']),
+    **incremental_hooks(plan=['delete_users_with_moved_events', 'user_facts_plan']),
 ) }}
 {%- set ready = incremental_ready() %}
 {#- The parent the incremental form reads (dbt parses the model in its full form). #}
@@ -37,15 +39,15 @@ batch as (
 
 ),
 
-moved_users as (
-
-    {{ users_with_moved_events(changed_since()) }}
-
-),
-
 batch_facts as (
 
     {{ user_facts_from_events("select * from batch") }}
+
+),
+
+recompute_users as (
+
+    select user_key from {{ user_facts_recompute_relation() }}
 
 ),
 
@@ -59,7 +61,7 @@ stored as (
 
 folded as (
 
-    {#- Existing users, not moved: stored facts combined with the batch's. #}
+    {#- Existing users, not recomputed: stored facts combined with the batch's. #}
     select
         stored.user_key,
         least(stored.first_seen_at, batch_facts.first_seen_at) as first_seen_at,
@@ -77,16 +79,7 @@ folded as (
         {{ fold_candidate('first_country', 'stored', 'batch_facts') }}
     from stored
     join batch_facts on batch_facts.user_key = stored.user_key
-    where stored.user_key not in (select user_key from moved_users)
-
-),
-
-recompute_users as (
-
-    select user_key from moved_users
-    union
-    select user_key from folded
-    where coalesce(signup_event_at, first_seen_at) <> signed_up_at
+    where stored.user_key not in (select user_key from recompute_users)
 
 ),
 
@@ -132,16 +125,21 @@ folded_facts as (
     join stored on stored.user_key = folded.user_key
     left join touches on touches.user_key = folded.user_key
     left join batch_activations on batch_activations.user_key = folded.user_key
-    where folded.user_key not in (select user_key from recompute_users)
+
+),
+
+{#- Read once, then by each part of the facts below (DuckDB keeps a CTE read more than once):
+    one scan of the events for the few users, not one per part. #}
+recompute_events as (
+
+    select * from {{ ref('int_events_attributed') }}
+    where user_key in (select user_key from recompute_users)
 
 ),
 
 recomputed as (
 
-    {{ user_facts_from_events(
-        "select * from " ~ ref('int_events_attributed')
-        ~ " where user_key in (select user_key from recompute_users)"
-    ) }}
+    {{ user_facts_from_events("select * from recompute_events") }}
 
 ),
 
