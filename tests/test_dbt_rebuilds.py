@@ -68,6 +68,12 @@ LATER = [
     ("i1b", "identify", None, "u1", None, None, "2026-03-12T09:00:00Z", None, None, None, {"traits_raw": '{"plan": "pro"}'}),
     ("u2z", "page", None, "u2", None, None, "2026-03-05T08:00:00Z", None, None, None, {"device_type_raw": "tablet"}),
     ("u2g", "track", "Automation Created", "u2", None, None, "2026-03-05T09:30:00Z", None, None, None),
+    # Late group calls without a user (anon_g is never linked) name accounts: acme's later
+    # name wins over the stored "Acme", its earlier one does not, and blank names never count.
+    ("g5a", "group", None, None, "anon_g", None, "2026-03-04T09:00:00Z", None, None, None, {"group_id": "acme", "traits_raw": '{"name": " Acme Corp "}'}),
+    ("g5b", "group", None, None, "anon_g", None, "2026-03-01T09:00:00Z", None, None, None, {"group_id": "acme", "traits_raw": '{"name": "Acme Old"}'}),
+    ("g5c", "group", None, None, "anon_g", None, "2026-03-29T09:00:00Z", None, None, None, {"group_id": "acme", "traits_raw": '{"name": "   "}'}),
+    ("g5d", "group", None, None, "anon_g", None, "2026-03-29T09:00:00Z", None, None, None, {"group_id": "globex", "traits_raw": '{"name": ""}'}),
 ]  # fmt: skip
 
 
@@ -97,6 +103,7 @@ COMPARED = [("marts", mart) for mart in CONTRACT_MARTS] + [
     ("intermediate", "int_user_feature_weeks"),
     ("intermediate", "int_user_feature_firsts"),
     ("intermediate", "int_user_properties"),
+    ("intermediate", "int_account_names"),
 ]
 
 
@@ -150,6 +157,7 @@ INCREMENTAL_MODELS = {
     "int_user_feature_weeks",
     "int_user_feature_firsts",
     "int_user_properties",
+    "int_account_names",
 }
 
 
@@ -319,7 +327,9 @@ def test_late_identify_and_group_calls_move_users_between_segments(
             "u4": (None, None, "web", None, "globex"),  # its page view
         }
         accounts = con.execute("select account_id, account_name, users from marts.dim_accounts order by 1").fetchall()
-        assert accounts == [("acme", "Acme", 1), ("globex", None, 2)]
+        # acme: " Acme Corp " (03-04, trimmed) is later than "Acme" (03-03); "Acme Old" is
+        # earlier and the blank 03-29 one is no name. globex has only a blank name: none.
+        assert accounts == [("acme", "Acme Corp", 1), ("globex", None, 2)]
         # Automation Created: the late use (03-05 09:30) adds to the stored one (03-05 09:50)
         # of the week of Monday 03-02.
         feature_weeks = con.execute(

@@ -2,7 +2,9 @@
   One row per account with at least one user (segments.md marts.dim_accounts). A user belongs
   to the account of their latest group call (dim_users.account_id). account_name is
   trim(traits.name) of the latest valid group event of the groupId, with or without a
-  user_key, whose traits.name is a non-blank string.
+  user_key, whose traits.name is a non-blank string: int_account_names, kept up to date
+  incrementally, as this table is rebuilt at every build (reading the group calls among
+  every staged event each time was most of its cost).
 -#}
 with
 
@@ -19,23 +21,9 @@ reporting_period as (
 
 ),
 
-named_group_events as (
-
-    select
-        group_id,
-        message_id,
-        event_at,
-        nullif({{ trim_spaces(json_text_at('traits_json', '$.name')) }}, '') as account_name
-    from {{ ref('stg_segment__events') }}
-    where event_type = 'group' and {{ json_type_at('traits_json', '$.name') }} = 'VARCHAR'
-
-),
-
 names as (
 
-    select group_id, {{ pick_value('account_name', 'true', latest=true) }} as account_name
-    from named_group_events
-    group by group_id
+    select group_id, account_name from {{ ref('int_account_names') }}
 
 ),
 
