@@ -369,6 +369,7 @@ SEGMENT_MODELS = (
     "int_user_feature_firsts",
     "int_features",
     "int_account_days_active",
+    "int_account_names",
     "dim_accounts",
     "fct_retention_by_segment",
     "fct_activation_by_segment",
@@ -380,7 +381,7 @@ SEGMENT_MODELS = (
 # int_user_properties, which dim_users reads. The segment columns of the models every build
 # runs (platform, country, group_id, traits_json from staging on; the first platform and
 # country in int_user_facts) stay: only a build of the commit before the segments lacks them.
-SEGMENT_EXCLUDE = "int_user_segments+ int_user_feature_weeks+ int_account_days_active+ dim_accounts+"
+SEGMENT_EXCLUDE = "int_user_segments+ int_user_feature_weeks+ int_account_days_active+ int_account_names+"
 
 
 def node_results(settings: Settings) -> list[dict[str, Any]]:
