@@ -100,6 +100,7 @@ COMPARED = [("marts", mart) for mart in CONTRACT_MARTS] + [
     ("intermediate", "int_experiment_exposures"),
     ("intermediate", "int_experiment_user_outcomes"),
     ("intermediate", "int_experiment_metric_stats"),
+    ("intermediate", "int_account_days_active"),
     ("intermediate", "int_user_feature_weeks"),
     ("intermediate", "int_user_feature_firsts"),
     ("intermediate", "int_user_properties"),
@@ -148,6 +149,7 @@ INCREMENTAL_MODELS = {
     "int_identity_links_resolved",
     "int_events_attributed",
     "int_user_days_active",
+    "int_account_days_active",
     "int_user_facts",
     "fct_sessions",
     "fct_engagement_daily",
@@ -264,6 +266,38 @@ def test_a_late_earlier_signup_recomputes_the_user_and_equals_full_refresh(tmp_p
         assert after[table] == fresh[table], table
 
 
+def test_a_later_group_call_moves_the_users_days_between_accounts(tmp_path: Path) -> None:
+    """u2's later group call moves u2 from acme to globex with u2's whole history: acme loses
+    dates (rebuilt from its members' days) and globex gains some before its stored 03-06."""
+    settings = Settings(warehouse=tmp_path / "warehouse.duckdb")
+    insert(settings.warehouse, FIRST, 0, "2026-03-31T00:00:00Z")
+    run_build(settings, quiet=True)
+    switch = [
+        ("g2b", "group", None, "u2", None, None, "2026-03-26T09:00:00Z", None, None, None, {"group_id": "globex"})
+    ]
+    insert(settings.warehouse, switch, 1, "2026-04-01T00:00:00Z")
+    run_build(settings, quiet=True)
+    assert build_runs(settings.warehouse)["int_account_days_active"] is False
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        account_days = con.execute(
+            "select account_id, strftime(activity_date, '%m-%d'), strftime(previous_activity_date, '%m-%d'), "
+            "strftime(next_activity_date, '%m-%d') from intermediate.int_account_days_active order by 1, 2"
+        ).fetchall()
+    finally:
+        con.close()
+    # acme keeps u1's days (03-02, 03-03, 03-20): 03-03 was before u2's first day and
+    # now leads to 03-20. globex: u2's 03-05 and 03-25 around tmp4's 03-06.
+    assert account_days == [
+        ("acme", "03-02", None, "03-03"), ("acme", "03-03", "03-02", "03-20"), ("acme", "03-20", "03-03", None),
+        ("globex", "03-05", None, "03-06"), ("globex", "03-06", "03-05", "03-25"), ("globex", "03-25", "03-06", None),
+    ]  # fmt: skip
+    after = snapshot(settings.warehouse)
+    fresh = full_refresh_of_a_copy(settings, tmp_path)
+    for table in after:
+        assert after[table] == fresh[table], table
+
+
 def test_late_identity_link_reattributes_old_anonymous_events(
     rebuilt: tuple[Settings, dict[str, list[tuple[Any, ...]]]],
 ) -> None:
@@ -345,6 +379,19 @@ def test_late_identify_and_group_calls_move_users_between_segments(
             "using (user_key, event_name) where user_key = 'u2' and event_name = 'Automation Created'"
         ).fetchall()
         assert firsts == [("03-05 09:30", "03-05 09:30", date(2026, 3, 2))]
+        # Account days: u1's late group call moves all of u1's days (03-02, 03-03, 03-20 and
+        # the late 03-10, 03-30) from acme to globex, where tmp4's 03-06 is now u4's; acme
+        # keeps u2's 03-05 and 03-25 only (the late 03-28 copy of u2b is a duplicate).
+        account_days = con.execute(
+            "select account_id, strftime(activity_date, '%m-%d'), strftime(previous_activity_date, '%m-%d'), "
+            "strftime(next_activity_date, '%m-%d') from intermediate.int_account_days_active order by 1, 2"
+        ).fetchall()
+        assert account_days == [
+            ("acme", "03-05", None, "03-25"), ("acme", "03-25", "03-05", None),
+            ("globex", "03-02", None, "03-03"), ("globex", "03-03", "03-02", "03-06"),
+            ("globex", "03-06", "03-03", "03-10"), ("globex", "03-10", "03-06", "03-20"),
+            ("globex", "03-20", "03-10", "03-30"), ("globex", "03-30", "03-20", None),
+        ]  # fmt: skip
     finally:
         con.close()
     # Every user in one segment per dimension: trait_plan has trial and (none) after the move.
