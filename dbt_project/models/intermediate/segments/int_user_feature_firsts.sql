@@ -6,14 +6,14 @@
   int_user_feature_weeks'.
 
   Incremental: the (user, event, week) rows int_user_feature_weeks wrote since the last run
-  fold into the stored firsts by their minimum; users who gained or lost events by
-  re-attribution are deleted first (a pre-hook) and recomputed from all their weeks.
+  fold into the stored firsts by their minimum, and only the pairs that are new or whose
+  first moved earlier are rewritten (feature_firsts_plan); users who gained or lost events
+  by re-attribution are deleted first (a pre-hook) and recomputed from all their weeks.
 -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['user_key', 'event_name'],
-    **incremental_hooks(plan=['delete_users_with_moved_events']),
+    incremental_strategy='append',
+    **incremental_hooks(plan=['delete_users_with_moved_events', 'feature_firsts_plan']),
 ) }}
 {%- set ready = incremental_ready() %}
 {#- The parents the incremental form reads (dbt parses the model in its full form). #}
@@ -36,28 +36,11 @@ moved_users as (
 
 ),
 
-batch_firsts as (
+{#- Pairs that are new or whose first moved earlier, with the new first. #}
+changed as (
 
-    {{ feature_firsts(
-        "select * from " ~ ref('int_user_feature_weeks')
-        ~ " where _batch_at > " ~ changed_since()
-        ~ " and user_key not in (select user_key from moved_users)"
-    ) }}
-
-),
-
-folded as (
-
-    select
-        batch_firsts.user_key,
-        batch_firsts.event_name,
-        coalesce(least(stored.first_used_at, batch_firsts.first_used_at), batch_firsts.first_used_at) as first_used_at,
-        coalesce(least(stored.first_week_start, batch_firsts.first_week_start), batch_firsts.first_week_start)
-            as first_week_start
-    from batch_firsts
-    left join {{ this }} as stored
-        on stored.user_key = batch_firsts.user_key
-        and stored.event_name = batch_firsts.event_name
+    select user_key, event_name, first_used_at, first_week_start
+    from {{ feature_firsts_plan_relation() }}
 
 ),
 
@@ -72,7 +55,7 @@ recomputed as (
 
 firsts as (
 
-    select * from folded
+    select * from changed
     union all
     select * from recomputed
 
