@@ -128,3 +128,17 @@
         group by user_key
     ) as picked
 {%- endmacro %}
+
+{#- One row per user of int_user_segments with their segment in each of `dimensions` as
+    segment_1 ... segment_n, in the order of the list (null: no row for that dimension):
+    for marts that count every dimension in one pass over the users' rows rather than one
+    pass per dimension. -#}
+{% macro segments_by_user(dimensions) -%}
+    select
+        user_key
+        {%- for dimension in dimensions %},
+        max(case when dimension = '{{ dimension }}' then segment end) as segment_{{ loop.index }}
+        {%- endfor %}
+    from {{ ref('int_user_segments') }}
+    group by user_key
+{%- endmacro %}

@@ -28,23 +28,30 @@ weeks as (
 
 ),
 
-{#- int_user_feature_weeks has one row per (user, event, week of use). #}
+{#- int_user_feature_weeks has one row per (user, event, week of use). Counted per event
+    before the features are joined: a few thousand rows to join instead of every user-week. #}
 feature_weeks as (
 
-    select features.feature, feature_weeks.week_start, count(*) as feature_users
-    from {{ ref('int_user_feature_weeks') }} as feature_weeks
-    join features on features.event_name = feature_weeks.event_name
-    group by features.feature, feature_weeks.week_start
+    select features.feature, event_weeks.week_start, event_weeks.feature_users
+    from (
+        select event_name, week_start, count(*) as feature_users
+        from {{ ref('int_user_feature_weeks') }}
+        group by event_name, week_start
+    ) as event_weeks
+    join features on features.event_name = event_weeks.event_name
 
 ),
 
 {#- A user's first use of a feature ever falls in the week of their first use of its event. #}
 first_uses as (
 
-    select features.feature, firsts.first_week_start as week_start, count(*) as new_adopters
-    from {{ ref('int_user_feature_firsts') }} as firsts
-    join features on features.event_name = firsts.event_name
-    group by features.feature, firsts.first_week_start
+    select features.feature, event_firsts.week_start, event_firsts.new_adopters
+    from (
+        select event_name, first_week_start as week_start, count(*) as new_adopters
+        from {{ ref('int_user_feature_firsts') }}
+        group by event_name, first_week_start
+    ) as event_firsts
+    join features on features.event_name = event_firsts.event_name
 
 )
 

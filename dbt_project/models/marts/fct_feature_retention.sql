@@ -50,6 +50,20 @@ week_4_retained as (
 
 ),
 
+{#- Each qualifying user with whether they were retained in week 4, carried along with their
+    adoptions so that no adoption needs looking up again. #}
+qualifying_outcomes as (
+
+    select
+        qualifying.user_key,
+        qualifying.signed_up_at,
+        qualifying.window_end_at,
+        week_4_retained.user_key is not null as is_retained
+    from qualifying
+    left join week_4_retained on week_4_retained.user_key = qualifying.user_key
+
+),
+
 {#- A feature whose first use falls inside the window was adopted early; one first used
     before signup (an event stitched to the user from before it) was adopted early when
     one of its events falls inside the window, which only those users' events decide. #}
@@ -61,8 +75,9 @@ early_firsts as (
         qualifying.user_key,
         qualifying.signed_up_at,
         qualifying.window_end_at,
+        qualifying.is_retained,
         firsts.first_used_at >= qualifying.signed_up_at as is_first_use_after_signup
-    from qualifying
+    from qualifying_outcomes as qualifying
     join {{ ref('int_user_feature_firsts') }} as firsts
         on firsts.user_key = qualifying.user_key
         and firsts.first_used_at < qualifying.window_end_at
@@ -74,11 +89,11 @@ early_firsts as (
     second part holds the other (user, event) pairs only. #}
 early_adoptions as (
 
-    select feature, user_key
+    select feature, user_key, is_retained
     from early_firsts
     where is_first_use_after_signup
     union all
-    select distinct early_firsts.feature, early_firsts.user_key
+    select distinct early_firsts.feature, early_firsts.user_key, early_firsts.is_retained
     from early_firsts
     join {{ ref('int_events_attributed') }} as events
         on events.user_key = early_firsts.user_key
@@ -94,21 +109,19 @@ early_adoptions as (
     totals less the adopters'. #}
 totals as (
 
-    select count(*) as users, count(week_4_retained.user_key) as retained_users
-    from qualifying
-    left join week_4_retained on week_4_retained.user_key = qualifying.user_key
+    select count(*) as users, count(case when is_retained then 1 end) as retained_users
+    from qualifying_outcomes
 
 ),
 
 adopter_counts as (
 
     select
-        early_adoptions.feature,
+        feature,
         count(*) as users,
-        count(week_4_retained.user_key) as retained_users
+        count(case when is_retained then 1 end) as retained_users
     from early_adoptions
-    left join week_4_retained on week_4_retained.user_key = early_adoptions.user_key
-    group by early_adoptions.feature
+    group by feature
 
 ),
 
