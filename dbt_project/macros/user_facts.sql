@@ -3,9 +3,15 @@
     definition for every user (the view) and for the users an incremental build of
     int_user_facts computes. -#}
 {% macro user_facts_from_events(events_sql) -%}
+    {#- (name, value, condition): segments.md "User properties", the earliest activity event
+        with a platform and the earliest event with a country. #}
+    {%- set earliest_candidates = [
+        ('first_platform', 'platform', 'events.is_activity'),
+        ('first_country', 'country', 'true'),
+    ] %}
     with
 
-    {#- not materialized: read five times, each with its own filter (touches, activations and
+    {#- not materialized: read four times, each with its own filter (touches, activations and
         the events at the earliest platform and country instants are few), which beats one
         copy of every event. #}
     events as {{ not_materialized() }} (
@@ -76,16 +82,18 @@
     ),
 
     {#- Among the events at those earliest instants, the smallest messageId: two aggregates
-        and a join cost a third of one aggregate over (timestamp, messageId) pairs. #}
-    platforms as (
+        and a join cost a third of one aggregate over (timestamp, messageId) pairs. Platform
+        and country in one join: each of a user's events is read against the user's one or
+        two instants (mostly one, the first event), not once per candidate. #}
+    earliest_instants as (
 
-        {{ earliest_at_instant('events', 'signed_up', 'first_platform', 'platform', 'events.is_activity') }}
+        {{ instants_of('signed_up', earliest_candidates) }}
 
     ),
 
-    countries as (
+    earliest as (
 
-        {{ earliest_at_instant('events', 'signed_up', 'first_country', 'country', 'true') }}
+        {{ earliest_at_instants('events', 'earliest_instants', earliest_candidates) }}
 
     )
 
@@ -99,12 +107,12 @@
         signed_up.lifetime_revenue,
         signed_up.activity_events,
         signed_up.first_platform_at,
-        platforms.first_platform_message_id,
-        platforms.first_platform,
+        earliest.first_platform_message_id,
+        earliest.first_platform,
         signed_up.has_page_activity,
         signed_up.first_country_at,
-        countries.first_country_message_id,
-        countries.first_country,
+        earliest.first_country_message_id,
+        earliest.first_country,
         touches.touch_at,
         touches.touch_message_id,
         touches.acquisition_source,
@@ -113,8 +121,7 @@
     from signed_up
     left join touches on touches.user_key = signed_up.user_key
     left join activations on activations.user_key = signed_up.user_key
-    left join platforms on platforms.user_key = signed_up.user_key
-    left join countries on countries.user_key = signed_up.user_key
+    left join earliest on earliest.user_key = signed_up.user_key
 {%- endmacro %}
 
 {#- The aggregate over a user's events giving signup_event_at: the earliest track
@@ -123,19 +130,43 @@
     min(case when event_type = 'track' and event_name = {{ sql_string(var('signup_event')) }} then event_at end)
 {%- endmacro %}
 
-{#- Per user of `users` (with <name>_at, the earliest instant of an event of `events` where
-    `condition` holds and `value` is not null): <name>_message_id and <name>, the smallest
-    messageId among the events at that instant and its value. -#}
-{% macro earliest_at_instant(events, users, name, value, condition) -%}
+{#- Per user of `users` and (name, value, condition) of `candidates`: the user's distinct
+    instants <name>_at (not null) as event_at, each row with every <name>_at of the user. -#}
+{% macro instants_of(users, candidates) -%}
+    {%- for name, value, condition in candidates %}
     select
-        {{ events }}.user_key,
-        min({{ events }}.message_id) as {{ name }}_message_id,
-        min_by({{ events }}.{{ value }}, {{ events }}.message_id) as {{ name }}
+        user_key,
+        {{ name }}_at as event_at
+        {%- for other in candidates %},
+        {{ other[0] }}_at
+        {%- endfor %}
+    from {{ users }}
+    where {{ name }}_at is not null
+    {%- if not loop.last %}
+    union
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- Per user of `instants` (instants_of: with <name>_at, the earliest instant of an event of
+    `events` where `condition` holds and `value` is not null) and candidate of `candidates`:
+    <name>_message_id and <name>, the smallest messageId among the events at that instant
+    and its value, null when there is none. One join of the events on (user, instant) for
+    all the candidates. -#}
+{% macro earliest_at_instants(events, instants, candidates) -%}
+    select
+        {{ events }}.user_key
+        {%- for name, value, condition in candidates %}
+        {%- set at_instant -%}
+            {{ events }}.event_at = {{ instants }}.{{ name }}_at and {{ condition }} and {{ events }}.{{ value }} is not null
+        {%- endset %},
+        min(case when {{ at_instant }} then {{ events }}.message_id end) as {{ name }}_message_id,
+        min_by({{ events }}.{{ value }}, case when {{ at_instant }} then {{ events }}.message_id end) as {{ name }}
+        {%- endfor %}
     from {{ events }}
-    join {{ users }}
-        on {{ users }}.user_key = {{ events }}.user_key
-        and {{ events }}.event_at = {{ users }}.{{ name }}_at
-    where {{ condition }} and {{ events }}.{{ value }} is not null
+    join {{ instants }}
+        on {{ instants }}.user_key = {{ events }}.user_key
+        and {{ instants }}.event_at = {{ events }}.event_at
     group by {{ events }}.user_key
 {%- endmacro %}
 

@@ -27,16 +27,35 @@
     {%- do candidates.append(('latest_trait_' ~ trait, 'trait_' ~ trait, 'true', true)) %}
 {%- endfor %}
 {%- do candidates.append(('account_id', 'group_id', "event_type = 'group'", true)) %}
-{%- set property_events = "select * from " ~ ref('int_events_attributed')
-    ~ " where event_type in ('identify', 'group') and user_key is not null" %}
+{#- The identify and group events with a user_key, each with its usable traits. -#}
+{%- set property_events -%}
+    select
+        user_key,
+        message_id,
+        event_type,
+        event_at,
+        group_id
+        {%- for trait in traits %},
+        case when event_type = 'identify' then {{ usable_trait('traits_json', trait) }} end as trait_{{ trait }}
+        {%- endfor %}
+    from {{ ref('int_events_attributed') }}
+    where event_type in ('identify', 'group')
+      and user_key is not null
+{%- endset %}
 {%- set ready = incremental_ready() %}
 with
 
 {%- if not ready %}
 
+property_events as (
+
+    {{ property_events }}
+
+),
+
 properties as (
 
-    {{ properties_of(property_events, traits, candidates) }}
+    {{ picks_of('property_events', candidates) }}
 
 )
 
@@ -48,13 +67,17 @@ moved_users as (
 
 ),
 
+batch_events as (
+
+    {{ property_events }}
+      and _batch_at > {{ changed_since() }}
+      and user_key not in (select user_key from moved_users)
+
+),
+
 batch as (
 
-    {{ properties_of(
-        property_events ~ " and _batch_at > " ~ changed_since()
-        ~ " and user_key not in (select user_key from moved_users)",
-        traits, candidates
-    ) }}
+    {{ picks_of('batch_events', candidates) }}
 
 ),
 
@@ -70,9 +93,16 @@ folded as (
 
 ),
 
+moved_events as (
+
+    {{ property_events }}
+      and user_key in (select user_key from moved_users)
+
+),
+
 recomputed as (
 
-    {{ properties_of(property_events ~ " and user_key in (select user_key from moved_users)", traits, candidates) }}
+    {{ picks_of('moved_events', candidates) }}
 
 ),
 
