@@ -4,17 +4,6 @@
   and <name> (the value), all null when there is none.
 -#}
 
-{#- The (timestamp, messageId) sort key of a row where `condition` holds, else null. -#}
-{% macro order_key(at, message_id, condition) -%}
-    case when {{ condition }} then {{ struct_of([('at', at), ('id', message_id)]) }} end
-{%- endmacro %}
-
-{#- `value` of the earliest (or with latest=true the latest) row where `condition` holds and
-    `value` is not null; null when there is none. -#}
-{% macro pick_value(value, condition, latest=false, at='event_at', message_id='message_id') -%}
-    {{ 'max' if latest else 'min' }}_by({{ value }}, {{ order_key(at, message_id, '(' ~ condition ~ ') and ' ~ value ~ ' is not null') }})
-{%- endmacro %}
-
 {#- Candidate `name` of `left` and `right` folded into one: the earlier (or later) of the two. -#}
 {% macro fold_candidate(name, left, right, latest=false) -%}
     {%- set op = '>' if latest else '<' -%}

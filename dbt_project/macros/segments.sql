@@ -94,41 +94,6 @@
     group by 1, 2
 {%- endmacro %}
 
-{#- int_user_properties' rows for the identify and group events of `events_sql`: per
-    candidate (column, value, condition, latest) the value of the earliest (or latest) event
-    where the condition holds and the value is usable, with its instant and messageId. -#}
-{% macro properties_of(events_sql, traits, candidates) -%}
-    select
-        user_key
-        {%- for column, value, condition, latest in candidates %},
-        {{ column }}_key.at as {{ column }}_at,
-        {{ column }}_key.id as {{ column }}_message_id,
-        {{ column }}
-        {%- endfor %}
-    from (
-        select
-            user_key
-            {%- for column, value, condition, latest in candidates %}
-            {%- set key = order_key('event_at', 'message_id', '(' ~ condition ~ ') and ' ~ value ~ ' is not null') %},
-            {{ 'max' if latest else 'min' }}_by({{ value }}, {{ key }}) as {{ column }},
-            {{ 'max' if latest else 'min' }}({{ key }}) as {{ column }}_key
-            {%- endfor %}
-        from (
-            select
-                user_key,
-                message_id,
-                event_type,
-                event_at,
-                group_id
-                {%- for trait in traits %},
-                case when event_type = 'identify' then {{ usable_trait('traits_json', trait) }} end as trait_{{ trait }}
-                {%- endfor %}
-            from ({{ events_sql }}) as events
-        ) as usable
-        group by user_key
-    ) as picked
-{%- endmacro %}
-
 {#- One row per user of int_user_segments with their segment in each of `dimensions` as
     segment_1 ... segment_n, in the order of the list (null: no row for that dimension):
     for marts that count every dimension in one pass over the users' rows rather than one
