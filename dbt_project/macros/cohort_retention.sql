@@ -164,18 +164,7 @@ period_counts as (
             on member_days.member_key = member_cohorts.member_key
             and member_days.activity_date >= member_cohorts.start_date
     ) as dated
-    group by
-        {%- if segmented %}
-        combination,
-        {%- endif %}
-        {%- for grain in keyed_grains %}
-        {{ grain }}_cohort,
-        {{ grain }}_period_start,
-        {%- endfor %}
-        {%- for grain in grains %}
-        opens_{{ grain }},
-        {%- endfor %}
-        is_last_active_day
+    group by {{ positions((1 if segmented else 0) + 2 * (keyed_grains | length) + (grains | length) + 1) }}
 
 ),
 
